@@ -1,0 +1,1 @@
+"""Pieces shared by learners: evaluation, networks, replay, federated averaging."""

@@ -1,0 +1,1 @@
+"""One module per seed scenario; each defines ``Params``, ``State`` and an env class."""

@@ -1,0 +1,1 @@
+"""Loop-based NumPy reference implementations (test oracles and speed baselines)."""

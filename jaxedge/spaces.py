@@ -1,0 +1,159 @@
+"""Action and observation spaces.
+
+Spaces describe *whole* arrays, agents included: an env with 8 agents and 3 tasks per agent has an
+action space whose `sample` returns arrays with a leading ``(8, 3)``. `sample` is jittable;
+`contains` returns a traced boolean so it can be used inside `jit`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+
+class Space:
+    """Base class: `sample(key)` draws a valid element, `contains(x)` checks one."""
+
+    def sample(self, key: jax.Array) -> Any:
+        raise NotImplementedError
+
+    def contains(self, x: Any) -> jax.Array:
+        raise NotImplementedError
+
+
+class Discrete(Space):
+    """Integers in ``[0, n)`` with a given array shape (``()`` for a single choice)."""
+
+    def __init__(self, n: int, shape: Sequence[int] = ()):
+        if int(n) < 1:
+            raise ValueError(f"Discrete: n must be >= 1, got {n}")
+        self.n = int(n)
+        self.shape = tuple(int(s) for s in shape)
+        self.dtype = jnp.int32
+
+    def sample(self, key):
+        # floor(U * n) is uniform on {0..n-1} and cheaper than randint's rejection-free two-draw path.
+        u = jax.random.uniform(key, self.shape)
+        return jnp.minimum(jnp.floor(u * self.n), self.n - 1).astype(self.dtype)
+
+    def contains(self, x):
+        x = jnp.asarray(x)
+        return jnp.logical_and(
+            x.shape == self.shape, jnp.all(jnp.logical_and(x >= 0, x < self.n))
+        )
+
+    def __repr__(self):
+        return f"Discrete(n={self.n}, shape={self.shape})"
+
+
+class MultiDiscrete(Space):
+    """Integers ``0 <= x[..., i] < nvec[i]``; `shape` is the full array shape (last axis = len(nvec))."""
+
+    def __init__(self, nvec: Sequence[int], shape: Sequence[int] | None = None):
+        self.nvec = np.asarray(nvec, dtype=np.int32)
+        if self.nvec.ndim != 1 or np.any(self.nvec < 1):
+            raise ValueError(f"MultiDiscrete: nvec must be a 1-D list of ints >= 1, got {nvec}")
+        self.shape = tuple(shape) if shape is not None else (len(self.nvec),)
+        if self.shape[-1] != len(self.nvec):
+            raise ValueError(f"MultiDiscrete: last axis of shape {self.shape} must be len(nvec)")
+        self.dtype = jnp.int32
+
+    def sample(self, key):
+        u = jax.random.uniform(key, self.shape)
+        return jnp.minimum(jnp.floor(u * self.nvec), self.nvec - 1).astype(self.dtype)
+
+    def contains(self, x):
+        x = jnp.asarray(x)
+        return jnp.logical_and(
+            x.shape == self.shape, jnp.all(jnp.logical_and(x >= 0, x < self.nvec))
+        )
+
+    def __repr__(self):
+        return f"MultiDiscrete(nvec={self.nvec.tolist()}, shape={self.shape})"
+
+
+class Box(Space):
+    """Real arrays in ``[low, high]`` (bounds broadcast to `shape`)."""
+
+    def __init__(self, low, high, shape: Sequence[int], dtype=jnp.float32):
+        self.shape = tuple(int(s) for s in shape)
+        self.low = np.broadcast_to(np.asarray(low, dtype=np.float32), self.shape)
+        self.high = np.broadcast_to(np.asarray(high, dtype=np.float32), self.shape)
+        if np.any(self.low > self.high):
+            raise ValueError("Box: low must be <= high")
+        self.dtype = dtype
+
+    def sample(self, key):
+        low = jnp.asarray(self.low)
+        high = jnp.asarray(self.high)
+        finite = jnp.isfinite(low) & jnp.isfinite(high)
+        u = jax.random.uniform(key, self.shape, dtype=self.dtype)
+        # Unbounded dimensions are sampled from a standard normal.
+        normal = jax.random.normal(key, self.shape, dtype=self.dtype)
+        return jnp.where(finite, low + u * (high - low), normal)
+
+    def contains(self, x):
+        x = jnp.asarray(x)
+        return jnp.logical_and(
+            x.shape == self.shape,
+            jnp.all(jnp.logical_and(x >= self.low, x <= self.high)),
+        )
+
+    def __repr__(self):
+        return f"Box(shape={self.shape}, low={self.low.min()}, high={self.high.max()})"
+
+
+@struct.dataclass
+class HybridAction:
+    """A hybrid action: integer heads plus a continuous array (both with leading agent axes)."""
+
+    discrete: jax.Array
+    continuous: jax.Array
+
+
+class Hybrid(Space):
+    """Discrete heads (a `Discrete` or `MultiDiscrete`) paired with a continuous `Box`."""
+
+    def __init__(self, discrete: Discrete | MultiDiscrete, continuous: Box):
+        self.discrete = discrete
+        self.continuous = continuous
+
+    def sample(self, key):
+        k1, k2 = jax.random.split(key)
+        return HybridAction(self.discrete.sample(k1), self.continuous.sample(k2))
+
+    def contains(self, x):
+        if not isinstance(x, HybridAction):
+            return jnp.asarray(False)
+        return jnp.logical_and(
+            self.discrete.contains(x.discrete), self.continuous.contains(x.continuous)
+        )
+
+    def __repr__(self):
+        return f"Hybrid(discrete={self.discrete}, continuous={self.continuous})"
+
+
+class Dict(Space):
+    """A mapping of named sub-spaces; elements are plain dicts."""
+
+    def __init__(self, spaces: Mapping[str, Space]):
+        self.spaces = dict(spaces)
+
+    def sample(self, key):
+        keys = jax.random.split(key, len(self.spaces))
+        return {name: sp.sample(k) for (name, sp), k in zip(self.spaces.items(), keys)}
+
+    def contains(self, x):
+        if not isinstance(x, Mapping) or set(x) != set(self.spaces):
+            return jnp.asarray(False)
+        ok = jnp.asarray(True)
+        for name, sp in self.spaces.items():
+            ok = jnp.logical_and(ok, sp.contains(x[name]))
+        return ok
+
+    def __repr__(self):
+        return f"Dict({self.spaces})"
