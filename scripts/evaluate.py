@@ -77,7 +77,9 @@ def main(argv=None) -> int:
         results[name] = evaluate(env, params, heuristics.make_heuristic(env, name), key, args.num_envs, steps)
         print(f"  {name}: {time.perf_counter() - start:.1f}s", file=sys.stderr)
 
-    columns = list(next(iter(results.values())))
+    first = ("reward", "cost", "delay", "energy")
+    available = list(next(iter(results.values())))
+    columns = [c for c in first if c in available] + [c for c in available if c not in first]
     print(f"\n{env.name}  ({args.num_envs} envs x {steps} steps, preset={args.preset or 'default'}, "
           f"mean ± 95% CI over envs)\n")
     print("| policy | " + " | ".join(columns) + " |")

@@ -89,7 +89,7 @@ def _task_delay_energy(X, D, f, b, g, d, P, kappa, offloaded, params):
     if offloaded:
         noise = p(params, "noise") * (b if bool(params.noise_is_psd) else 1.0)
         snr = g * P * (d / p(params, "d_ref")) ** (-p(params, "pathloss_exponent")) / noise
-        rate = b * math.log2(1.0 + snr)
+        rate = b * math.log1p(snr) / math.log(2.0)
         t_tr = D / rate
         e_tr = P * t_tr
     t_c = X / f
@@ -240,7 +240,7 @@ def _delay_energy_batched(X, D, f, b, g, d, P, kappa, off, params):
     safe_b = np.where(off, b, 1.0)
     noise = p(params, "noise") * (safe_b if bool(params.noise_is_psd) else 1.0)
     snr = g * P * (d / p(params, "d_ref")) ** (-p(params, "pathloss_exponent")) / noise
-    rate = safe_b * np.log2(1.0 + snr)
+    rate = safe_b * np.log1p(snr) / np.log(2.0)
     t_tr = np.where(off, D / rate, 0.0)
     e_tr = P * t_tr
     t_c = X / f
