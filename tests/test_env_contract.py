@@ -33,6 +33,11 @@ def env_and_params(request):
     return env, env.default_params
 
 
+def short_episodes(params, length=4):
+    """The same params with a short episode, so episode ends are reached in a few steps."""
+    return params.replace(episode_len=length)
+
+
 def rollout(env, params, key, steps):
     """(obs, reward, done) stacked over `steps` random-action steps of one env."""
     space = env.action_space(params)
@@ -60,9 +65,9 @@ def test_vmap_matches_loop(env_and_params):
     env, params = env_and_params
     keys = jax.random.split(jax.random.PRNGKey(1), 4)
     space = env.action_space(params)
-    obs, states = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
-    actions = jax.vmap(space.sample)(keys)
-    batched = jax.vmap(env.step, in_axes=(0, 0, 0, None))(keys, states, actions, params)
+    obs, states = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))(keys, params)
+    actions = jax.jit(jax.vmap(space.sample))(keys)
+    batched = jax.jit(jax.vmap(env.step, in_axes=(0, 0, 0, None)))(keys, states, actions, params)
     step = jax.jit(env.step)
     for i in range(len(keys)):
         one = lambda x: jax.tree_util.tree_map(lambda v: v[i], x)  # noqa: E731
@@ -97,18 +102,20 @@ def test_step_traces_once(env_and_params):
 
 def test_vec_env_matches_vmapped_step_across_resets(env_and_params):
     env, params = env_and_params
+    params = short_episodes(params)
     vec = VecEnv(env)
     space = env.action_space(params)
     n = 3
     keys = jax.random.split(jax.random.PRNGKey(5), n)
-    obs_v, st_v = vec.reset(keys, params)
-    obs_m, st_m = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
+    obs_v, st_v = jax.jit(vec.reset)(keys, params)
+    obs_m, st_m = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))(keys, params)
     vstep = jax.jit(vec.step)
     mstep = jax.jit(jax.vmap(env.step, in_axes=(0, 0, 0, None)))
+    sample = jax.jit(lambda k: jax.vmap(space.sample)(jax.random.split(k, n)))
     horizon = int(params.episode_len) + 2  # crosses one auto-reset
     for t in range(horizon):
         k = jax.random.split(jax.random.PRNGKey(100 + t), n)
-        act = jax.vmap(space.sample)(k)
+        act = sample(jax.random.PRNGKey(200 + t))
         out_v = vstep(k, st_v, act, params)
         out_m = mstep(k, st_m, act, params)
         chex.assert_trees_all_close(out_v, out_m, rtol=1e-6, atol=1e-6)
@@ -118,19 +125,23 @@ def test_vec_env_matches_vmapped_step_across_resets(env_and_params):
 
 def test_auto_reset_and_final_observation(env_and_params):
     env, params = env_and_params
+    params = short_episodes(params)
     space = env.action_space(params)
     key = jax.random.PRNGKey(7)
-    obs, state = env.reset(key, params)
+    obs, state = jax.jit(env.reset)(key, params)
     step = jax.jit(env.step)
+    sample = jax.jit(space.sample)
     ends = 0
     for t in range(int(params.episode_len) + 1):
         k = jax.random.fold_in(key, t)
-        new_obs, state, reward, terminated, truncated, info = step(k, state, space.sample(k), params)
+        new_obs, state, reward, terminated, truncated, info = step(k, state, sample(k), params)
         assert terminated.shape == () and truncated.shape == ()
         assert reward.shape == (env.num_agents,)
         assert new_obs.shape == info["final_observation"].shape
         if bool(terminated | truncated):
             ends += 1
+            if bool(truncated):
+                assert t + 1 == int(params.episode_len)
             assert not np.allclose(new_obs, info["final_observation"])
         else:
             np.testing.assert_array_equal(new_obs, info["final_observation"])
@@ -198,14 +209,16 @@ def test_non_finite_params_raise_naming_the_field(env_and_params):
 
 def test_log_wrapper_reports_episode_returns(env_and_params):
     env, params = env_and_params
+    params = short_episodes(params)
     log_env = LogWrapper(env)
     space = env.action_space(params)
     key = jax.random.PRNGKey(2)
     obs, state = log_env.reset(key, params)
+    sample = jax.jit(space.sample)
     total = np.zeros(env.num_agents)
     for t in range(int(params.episode_len)):
         k = jax.random.fold_in(key, t)
-        obs, state, reward, terminated, truncated, info = log_env.step(k, state, space.sample(k), params)
+        obs, state, reward, terminated, truncated, info = log_env.step(k, state, sample(k), params)
         total += np.asarray(reward)
     assert bool(info["returned_episode"])
     np.testing.assert_allclose(info["returned_episode_returns"], total, rtol=1e-4)
