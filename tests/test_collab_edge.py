@@ -153,8 +153,23 @@ def test_work_before_is_the_sequential_sum_of_earlier_tasks(load):
     expect = np.zeros_like(load)
     for n in range(1, load.shape[1]):
         expect[:, n] = expect[:, n - 1] + load[:, n - 1]
-    np.testing.assert_allclose(got, expect, rtol=1e-6, atol=1e-6 * load.sum())
+    np.testing.assert_allclose(got, expect, rtol=1e-6, atol=1e-6 * load.sum() + 1.0)
     assert (got >= 0).all()
+
+
+_work_before_assigned = jax.jit(queues.work_before_assigned, static_argnums=2)  # compiled once
+
+
+@settings(max_examples=30, deadline=None)
+@given(cycles=hnp.arrays(np.float32, (9,), elements=st.floats(0, 1e10, width=32)),
+       server=hnp.arrays(np.int32, (9,), elements=st.integers(0, 3)))
+def test_work_before_assigned_matches_the_dense_cumsum(cycles, server):
+    before, total = _work_before_assigned(jnp.asarray(cycles), jnp.asarray(server), 4)
+    load = np.where(server[:, None] == np.arange(4), cycles[:, None].astype(np.float64), 0.0)
+    dense = np.asarray(queues.work_before(load))
+    np.testing.assert_allclose(before, dense[np.arange(9), server], rtol=1e-6, atol=1e-6 * load.sum() + 1.0)
+    np.testing.assert_allclose(total, load.sum(0), rtol=1e-6, atol=1e-6 * load.sum() + 1.0)
+    assert (np.asarray(before) >= 0).all()
 
 
 @settings(max_examples=30, deadline=None)

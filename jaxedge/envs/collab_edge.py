@@ -355,14 +355,12 @@ class CollabEdge(MultiAgentEnv):
     def _transition_slot(self, state: State, action, draws: Draws, params: Params):
         b = self.decode_action(action)[0]  # (S,)
         mask = jnp.arange(self.max_tasks) < state.n_tasks
-        cycles = params.density * state.bits  # g_n = rho_n d_n (0 past N_t)
-        assign = (b[:, None] == jnp.arange(self.n_servers)) & mask[:, None]  # zeta, (S, B)
-        load = jnp.where(assign, cycles[:, None], 0.0)
-        before = jnp.take_along_axis(queues.work_before(load), b[:, None], axis=1)[:, 0]  # eq. U2
+        cycles = jnp.where(mask, params.density * state.bits, 0.0)  # g_n = rho_n d_n (0 past N_t)
+        before, arrived = queues.work_before_assigned(cycles, b, self.n_servers)  # eq. U2, in task order
         f_b, v_b = params.freq[b], params.rate[b]
         wait = jnp.where(mask, queues.fcfs_wait(state.queue[b], before, f_b), 0.0)  # eq. 4
         delay = jnp.where(mask, queues.service_delay(state.bits, v_b, cycles, f_b, wait), 0.0)  # eq. 2
-        queue = queues.backlog_update(state.queue, load.sum(0), params.freq, params.slot_len)  # eq. 5
+        queue = queues.backlog_update(state.queue, arrived, params.freq, params.slot_len)  # eq. 5
         n_next = decode_n_tasks(draws.n_tasks, params)
         pos, period, _ = self._advance_clock(state, params)
         next_state = state.replace(

@@ -4,6 +4,7 @@ Every function broadcasts over leading axes, so the same code runs on one server
 ``[servers]`` vector or a ``[envs, servers]`` queue matrix.
 """
 
+import jax
 import jax.numpy as jnp
 
 
@@ -30,3 +31,19 @@ def work_before(load):
     """
     total = jnp.cumsum(load, axis=-2)
     return jnp.concatenate([jnp.zeros_like(load[..., :1, :]), total[..., :-1, :]], axis=-2)
+
+
+def work_before_assigned(cycles, server, n_servers: int, unroll: int = 5):
+    """q^bef of each task on its own server, and each server's total, for one slot (seed 003 eq. U2).
+
+    ``cycles[n]`` is task n's workload (0 for padding) and ``server[n]`` its server, in FCFS order.
+    Returns ``(before[n] = sum_{n' < n, server[n'] = server[n]} cycles[n'], total[b])``. A scan with
+    a gather and a scatter is linear in the task count, unlike XLA's quadratic CPU cumsum that the
+    dense `work_before` would need over a [tasks, servers] matrix.
+    """
+    def body(acc, task):
+        g, b = task
+        return acc.at[b].add(g), acc[b]
+
+    total, before = jax.lax.scan(body, jnp.zeros((n_servers,), cycles.dtype), (cycles, server), unroll=unroll)
+    return before, total
