@@ -296,7 +296,7 @@ def test_padded_slots_episode_length_and_noop_steps():
     assert params.episode_len == 24
     step = jax.jit(env.step)
     obs, state = env.reset(jax.random.PRNGKey(0), params)
-    slots_seen, count = 0, 0
+    slots_seen, count, delay_metric, total_reward, total_tasks = 0, 0, 0.0, 0.0, 0
     for t in range(params.episode_len):
         if t % 4 == 0:
             n_slot = int(state.n_tasks)  # this slot's N_t: its first n_slot steps decide tasks
@@ -304,6 +304,9 @@ def test_padded_slots_episode_length_and_noop_steps():
         obs, state, reward, terminated, truncated, info = step(jax.random.PRNGKey(t), state, jnp.array([t % 3]), params)
         assert bool(info["valid"]) == (t % 4 < n_slot)
         count += int(info["valid"])
+        delay_metric += float(info["metrics"]["delay"])
+        total_reward += float(reward[0])
+        total_tasks += int(info["valid"])
         if not bool(info["valid"]):  # a no-op step: nothing but the clock moves
             assert float(reward[0]) == 0.0 and float(info["metrics"]["tasks"]) == 0.0
             np.testing.assert_array_equal(info["final_observation"], obs_prev)
@@ -317,6 +320,10 @@ def test_padded_slots_episode_length_and_noop_steps():
             slots_seen, count = slots_seen + 1, 0
         assert bool(truncated) == (t == params.episode_len - 1) and not bool(terminated)
     assert slots_seen == 6
+    # metrics["delay"] is normalised by E[N_t] per step: its sum is total delay / E[N_t] per step.
+    expected_per_step = (params.n_min + params.n_max) / 2 / 4
+    np.testing.assert_allclose(delay_metric * expected_per_step, -total_reward, rtol=1e-5)
+    assert total_tasks >= 6
     assert int(state.t) == 0 and int(state.tasks_done) == 0  # auto-reset after 24 steps
 
 
