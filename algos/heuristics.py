@@ -16,8 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxedge import spaces
+from jaxedge.envs import collab_edge as ce
 from jaxedge.envs import dt_inference as dti
-from jaxedge.physics import channel, compute, tasks
+from jaxedge.physics import channel, compute, queues, tasks
 
 Policy = Callable[..., object]
 
@@ -185,6 +186,64 @@ def dt_oracle(env: dti.DTInference, max_assignments: int = 200_000) -> Policy:
 
 
 # ================================================================================================
+# collab_edge (seed 003)
+# ================================================================================================
+def ce_round_robin(env: ce.CollabEdge) -> Policy:
+    """RR (spec §6): task k of the episode goes to ES k mod B; the pointer restarts each episode."""
+
+    def policy(key, obs, state, params):
+        shape = (1,) if env.per_task else (1, env.max_tasks)
+        offsets = jnp.arange(shape[-1]).reshape(shape)
+        return ((state.tasks_done + offsets) % env.n_servers).astype(jnp.int32)
+
+    return policy
+
+
+def _ce_sequential(env: ce.CollabEdge, score) -> Policy:
+    """Per task in arrival order, the ES minimising ``score(state, qbef, bits, cycles, params)[B]``.
+
+    Reads the true backlog Q and this slot's earlier assignments Qbef from the state; in slot mode it
+    walks the slot's tasks with a scan, adding each choice to Qbef as the env will (eq. U2).
+    """
+
+    def policy(key, obs, state, params):
+        if env.per_task:
+            cycles = params.density[state.task] * state.bits
+            return jnp.argmin(score(state, state.qbef, state.bits, cycles, params))[None].astype(jnp.int32)
+
+        def choose(qbef, task):
+            bits, density, valid = task
+            cycles = density * bits
+            b = jnp.argmin(score(state, qbef, bits, cycles, params))
+            qbef = qbef + jnp.where((jnp.arange(env.n_servers) == b) & valid, cycles, 0.0)
+            return qbef, b
+
+        valid = jnp.arange(env.max_tasks) < state.n_tasks
+        _, choice = jax.lax.scan(choose, state.qbef, (state.bits, params.density, valid))
+        return choice[None].astype(jnp.int32)
+
+    return policy
+
+
+def ce_least_loaded(env: ce.CollabEdge) -> Policy:
+    """Least-loaded: the ES whose backlog (Q + Qbef) takes the least time to clear, (Q + Qbef) / f_b."""
+    return _ce_sequential(
+        env, lambda state, qbef, bits, cycles, params: queues.fcfs_wait(state.queue, qbef, params.freq)
+    )
+
+
+def ce_greedy_oracle(env: ce.CollabEdge) -> Policy:
+    """The paper's "OPT" (spec §6, A11): per task, the ES with the least resulting service delay
+    d/v_b + g/f_b + (Q_b + Qbef_b)/f_b given full knowledge of the queues. A greedy, not a bound."""
+
+    def score(state, qbef, bits, cycles, params):
+        wait = queues.fcfs_wait(state.queue, qbef, params.freq)
+        return queues.service_delay(bits, params.rate, cycles, params.freq, wait)
+
+    return _ce_sequential(env, score)
+
+
+# ================================================================================================
 # Registry
 # ================================================================================================
 HEURISTICS: dict[str, dict[str, Callable]] = {
@@ -194,10 +253,19 @@ HEURISTICS: dict[str, dict[str, Callable]] = {
         "greedy": dt_greedy,
         "oracle": dt_oracle,
     },
+    "collab_edge": {
+        "random": random_policy,
+        "round_robin": ce_round_robin,
+        "least_loaded": ce_least_loaded,
+        "greedy_oracle": ce_greedy_oracle,
+    },
 }
 
 # Policies `scripts/evaluate.py` runs by default (oracles only on request: they are exponential).
-DEFAULT_EVAL = {"dt_inference": ("random", "local", "greedy")}
+DEFAULT_EVAL = {
+    "dt_inference": ("random", "local", "greedy"),
+    "collab_edge": ("random", "round_robin", "least_loaded", "greedy_oracle"),
+}
 
 
 def make_heuristic(env, name: str) -> Policy:
