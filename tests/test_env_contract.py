@@ -34,9 +34,12 @@ def env_and_params(request):
     return env, env.default_params
 
 
-def short_episodes(params, length=4):
-    """The same params with a short episode, so episode ends are reached in a few steps."""
-    return params.replace(episode_len=length)
+# Params overrides giving a short episode, so episode ends are reached in a few steps.
+SHORT_EPISODE = {"collab_edge": dict(n_slots=2)}
+
+
+def short_episodes(env, params):
+    return params.replace(**SHORT_EPISODE.get(env.name, dict(episode_len=4)))
 
 
 def rollout(env, params, key, steps):
@@ -103,7 +106,7 @@ def test_step_traces_once(env_and_params):
 
 def test_vec_env_matches_vmapped_step_across_resets(env_and_params):
     env, params = env_and_params
-    params = short_episodes(params)
+    params = short_episodes(env, params)
     vec = VecEnv(env)
     space = env.action_space(params)
     n = 3
@@ -126,7 +129,7 @@ def test_vec_env_matches_vmapped_step_across_resets(env_and_params):
 
 def test_auto_reset_and_final_observation(env_and_params):
     env, params = env_and_params
-    params = short_episodes(params)
+    params = short_episodes(env, params)
     space = env.action_space(params)
     key = jax.random.PRNGKey(7)
     obs, state = jax.jit(env.reset)(key, params)
@@ -210,7 +213,7 @@ def test_non_finite_params_raise_naming_the_field(env_and_params):
 
 def test_log_wrapper_reports_episode_returns(env_and_params):
     env, params = env_and_params
-    params = short_episodes(params)
+    params = short_episodes(env, params)
     log_env = LogWrapper(env)
     space = env.action_space(params)
     key = jax.random.PRNGKey(2)
