@@ -260,11 +260,12 @@ class Slicing(MultiAgentEnv):
             shape = np.shape(getattr(params, name))
             if shape != (self.n_slices,):
                 raise ValueError(f"Params.{name} must have shape ({self.n_slices},) = (n_slices,), got {shape}")
-        if float(np.sum(params.slice_probs)) <= 0:
+        if float(np.asarray(params.slice_probs, np.float64).sum()) <= 0:
             raise ValueError(f"Params.slice_probs must not all be 0, got {params.slice_probs}")
-        if int(params.n_users) > self.max_users:
+        if int(np.asarray(params.n_users)) > self.max_users:
             raise ValueError(f"Params.n_users = {params.n_users} exceeds Slicing.max_users = {self.max_users}")
-        if float(params.block_bw) * self.n_bw_blocks > INT32_MAX or float(params.bw_unit) * self.max_users > INT32_MAX:
+        if (float(np.asarray(params.block_bw)) * self.n_bw_blocks > INT32_MAX
+                or float(np.asarray(params.bw_unit)) * self.max_users > INT32_MAX):
             raise ValueError("Params.block_bw / bw_unit too large for the int32 Hz arithmetic of eq. 2")
 
     def global_state(self, state: State, params: Params) -> jax.Array:
