@@ -43,7 +43,8 @@ Gap resolutions (seed_001_spec.md §9 / §6.3; each is a ``Params`` field):
 * A9 a user with w = 0 has delay l_cap and is unsatisfied; delays are clipped at l_cap = tau =
   10 ms in L (``clip_delay``). Zero fading (probability 2^-24) likewise gives an unsatisfied user
   with a huge, capped delay.
-* A37 eq. 1's indicator "k == 1" read as "k == i". A38 uplink and downlink share w. A40 same alpha.
+* A37 eq. 1's indicator "k == 1" read as "k == i". A38 uplink and downlink share w. A39 per-slice
+  lists index-aligned as in §6.2. A40 the same alpha in (8a) and (R).
 * A12 observation normalised by per-slice maxima (``obs_normalise=False``: raw kbit / kMc).
 * A13 the global reward is given to every agent. Episodes are 100-slot truncations (A32).
 * Units: "kMc" = 1e9 cycles (task cycles 0.1/0.2/1 kMc, compute blocks 50 kMc/s); the total
