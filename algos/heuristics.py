@@ -237,6 +237,28 @@ def slicing_proportional(env: sl.Slicing) -> Policy:
     return policy
 
 
+def slicing_obs_oracle(env: sl.Slicing) -> Policy:
+    """Observation-only oracle (spec §10.6.6): the exhaustive search of every action, per AP, with
+    each user's channel replaced by |h|^2 = 1 at the median distance of the coverage disc. Only the
+    AP's own slice counts are used, so it is a legitimate decentralised policy; it maximises the
+    AP's own alpha e^(-L_b) + (1 - alpha) e^(phi_b)."""
+
+    def policy(key, obs, state, params):
+        counts = jnp.round(env.decode_observation(obs, params)).astype(jnp.int32)  # (B, I)
+        # users sorted by slice: user u is in slice #{i : cumsum(n)_i <= u}
+        labels = jnp.sum(jnp.arange(env.max_users)[None, :, None] >= jnp.cumsum(counts, -1)[:, None, :-1], -1)
+        median = jnp.sqrt(params.d_min**2 + 0.5 * (params.radius**2 - params.d_min**2))
+        shape = (env.n_aps, env.max_users)
+        proxy = sl.State(dist=jnp.full(shape, median, jnp.float32), slice=labels.astype(jnp.int32),
+                         fade_up=jnp.ones(shape), fade_down=jnp.ones(shape), t=jnp.zeros((), jnp.int32))
+        delay, sat = env.action_values(proxy, params)
+        users = jnp.asarray(params.n_users, jnp.float32)
+        value = sl.phys.slicing_reward(delay / users, sat / users, params.alpha, params.delay_scale)
+        return jnp.argmax(value, axis=1).astype(jnp.int32)
+
+    return policy
+
+
 def slicing_oracle(env: sl.Slicing) -> Policy:
     """Full-information per-slot optimum of the global reward (spec §10.6 oracle, made exact).
 
@@ -297,6 +319,7 @@ HEURISTICS: dict[str, dict[str, Callable]] = {
         "random": random_policy,
         "equal": slicing_equal,
         "proportional": slicing_proportional,
+        "obs_oracle": slicing_obs_oracle,
         "oracle": slicing_oracle,
     },
 }

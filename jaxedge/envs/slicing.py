@@ -41,7 +41,8 @@ Gap resolutions (seed_001_spec.md §9 / §6.3; each is a ``Params`` field):
 * A7 task sizes deterministic per slice (Table 1), one task per user per slot.
 * A8 delays are seconds inside; L enters the reward in ms (``delay_scale`` = 1e3).
 * A9 a user with w = 0 has delay l_cap and is unsatisfied; delays are clipped at l_cap = tau =
-  10 ms in L (``clip_delay``). Zero fading (probability 2^-24) likewise gives an unsatisfied user
+  10 ms in L (``clip_delay``; unclipped, a starved user's l_cap can be below the delay of a barely
+  served one, the literal rule). Zero fading (probability 2^-24) likewise gives an unsatisfied user
   with a huge, capped delay.
 * A37 eq. 1's indicator "k == 1" read as "k == i". A38 uplink and downlink share w. A39 per-slice
   lists index-aligned as in §6.2. A40 the same alpha in (8a) and (R).
