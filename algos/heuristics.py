@@ -326,7 +326,7 @@ HEURISTICS: dict[str, dict[str, Callable]] = {
 
 # Policies `scripts/evaluate.py` runs by default (oracles only on request: they are exponential).
 DEFAULT_EVAL = {"dt_inference": ("random", "local", "greedy")}
-DEFAULT_EVAL["slicing"] = ("random", "equal", "proportional", "oracle")
+DEFAULT_EVAL["slicing"] = ("random", "equal", "proportional", "obs_oracle", "oracle")
 
 
 def make_heuristic(env, name: str) -> Policy:
