@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 _REGISTRY = {
     "dt_inference": ("jaxedge.envs.dt_inference", "DTInference", "000"),
     "collab_edge": ("jaxedge.envs.collab_edge", "CollabEdge", "003"),
+    "slicing": ("jaxedge.envs.slicing", "Slicing", "001"),
 }
 
 

@@ -17,6 +17,7 @@ from jaxedge.wrappers import JaxMARLAdapter, LogWrapper, VecEnv
 SMALL_SIZES = {
     "dt_inference": dict(n_users=3, n_servers=2, n_tasks=2),
     "collab_edge": dict(n_servers=3, max_tasks=4),
+    "slicing": dict(n_aps=2, max_users=6),
 }
 # Agent-steps each env's long random rollout must cover.
 LONG_ROLLOUT_AGENT_STEPS = 1_000_000

@@ -47,3 +47,30 @@ def rayleigh_power(x, y):
 def gaussian_fluctuation(eps, sigma):
     """Multiplicative channel fluctuation max(0.1, 1 + sigma eps), eps ~ N(0,1) (seed 000 A14)."""
     return jnp.maximum(0.1, 1.0 + sigma * eps)
+
+
+LN10 = 2.302585092994046
+
+
+def db_to_ln(value_db):
+    """Natural log of the linear ratio of a dB value: ln(10^(x/10)) (seed 001 §6 units)."""
+    return value_db * (LN10 / 10.0)
+
+
+def log_path_gain_log_distance(distance_m, const_db, slope_db):
+    """ln g with g = 10^(-PL/10), PL = const + slope log10(d / 1 km) dB (seed 001 §5: 128.1 + 37.6 lg d)."""
+    pl_db = const_db + slope_db * jnp.log10(distance_m / 1000.0)
+    return -db_to_ln(pl_db)
+
+
+def log_snr_psd_dbm(ln_gain, power_dbm, noise_psd_dbm_hz, noise_figure_db, bandwidth):
+    """ln SNR = ln(G P / (N0 NF w)) with P in dBm and N0 in dBm/Hz (seed 001 eqs. 4-5, A2).
+
+    ``bandwidth`` must be > 0; callers mask zero-bandwidth links.
+    """
+    return ln_gain + db_to_ln(power_dbm - noise_psd_dbm_hz - noise_figure_db) - jnp.log(bandwidth)
+
+
+def exponential_power(u):
+    """Rayleigh fading power |h|^2 ~ Exp(1) from u ~ U[0, 1): -ln(1 - u) (seed 001 eq. 3, A4)."""
+    return -jnp.log1p(-u)
