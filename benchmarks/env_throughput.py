@@ -40,6 +40,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 # env name -> static sizes used for the benchmark
 BENCH_ENVS = {
     "dt_inference": dict(n_users=8, n_servers=6, n_tasks=3),
+    "v2x": dict(n_vehicles=10, n_servers=3),
 }
 
 

@@ -240,12 +240,10 @@ def delay_energy(bits, offloaded, f, b, power, gain_a, dist_a, d_wired, f_local,
     CPU frequency.
     """
     cycles = params.zeta * bits
-    b_up = jnp.where(offloaded, b, 0.0)
-    ln_snr = channel.log_snr(  # ln(p h d^-alpha / sigma^2), sigma^2 = N0 b or N0 (eqs. 5-6, A3)
-        jnp.where(offloaded, gain_a, 1.0), power, jnp.where(offloaded, dist_a, 1.0), 1.0,
-        params.alpha, params.noise, jnp.where(b_up > 0, b_up, 1.0), params.noise_is_psd,
+    rate = channel.shannon_rate_linear(  # r = b log2(1 + p h d^-alpha / sigma^2), sigma^2 = N0 b or N0 (eqs. 5-6, A3)
+        jnp.where(offloaded, b, 0.0), jnp.where(offloaded, gain_a, 1.0), power,
+        jnp.where(offloaded, dist_a, 1.0), params.alpha, params.noise, params.noise_is_psd,
     )
-    rate = channel.shannon_rate(b_up, ln_snr)  # r = b log2(1 + SNR) (eq. 5)
     t_up = compute.transmit_delay(jnp.where(offloaded, bits, 0.0), rate)  # D / r (eq. 7)
     e_up = compute.transmit_energy(power, t_up)  # p D / r (eq. 14)
     t_wired = bits * d_wired / params.phi_wired  # D / (phi / d_aj) (eqs. 9-10)
@@ -337,7 +335,7 @@ class V2X(MultiAgentEnv):
             turn=turn,
             heading=mobility.heading_from_angle(theta),
             bits=categorical(u_task, params.task_probs, params.task_sizes),
-            gain=-jnp.log1p(-u_gain).reshape(m, n),  # |g|^2 ~ Exp(1), Rayleigh (§2.5, A4)
+            gain=-jnp.log(1.0 - u_gain).reshape(m, n),  # |g|^2 ~ Exp(1), Rayleigh (§2.5, A4); log, not log1p: faster on CPU
             cpu=params.es_cpu_low + u_cpu * (params.es_cpu_high - params.es_cpu_low),  # A9
         )
 
@@ -407,7 +405,8 @@ class V2X(MultiAgentEnv):
         )
         power = frac[:, 0] * params.p_max  # p_i = a^p p_max (eq. 25)
         f_local = jnp.where(params.local_dvfs, frac[:, 1] * params.f_loc, params.f_loc)  # A7
-        d_wired = jnp.einsum("mi,ij,mj->m", on_access, es_distances(params.es_pos), on_cpu)
+        # wire length d_aj (0 when access = target); sums of products, not einsum: tiny batched dots are slow on CPU
+        d_wired = jnp.sum(on_access[:, :, None] * es_distances(params.es_pos) * on_cpu[:, None, :], axis=(1, 2))
         delay, energy = delay_energy(
             state.bits, offloaded, f, b, power,
             jnp.sum(on_access * state.gain, -1), jnp.sum(on_access * dist, -1), d_wired, f_local, params,
@@ -420,8 +419,8 @@ class V2X(MultiAgentEnv):
             params.reward_global, jnp.broadcast_to(-cost.mean(), cost.shape), -cost
         )
 
-        cpu_used = jnp.einsum("m,mn->n", f, on_cpu)
-        bw_used = jnp.einsum("m,mn->n", b, on_bw)
+        cpu_used = jnp.sum(f[:, None] * on_cpu, axis=0)
+        bw_used = jnp.sum(b[:, None] * on_bw, axis=0)
         pos, heading = mobility.random_direction_step(
             state.pos, state.heading, state.speed, params.dt, draws.turn, draws.heading, params.area
         )
