@@ -68,7 +68,7 @@ def test_transition_matches_numpy_references(preset):
     batch_state = {k: np.asarray(v)[None] for k, v in to_numpy(state).items()}
     transition = jax.jit(env.transition)
     space = env.action_space(params)
-    close = dict(rtol=1e-4, atol=1e-6)
+    got, want_loop, want_batched = [], [], []
     for t in range(200):
         key = jax.random.PRNGKey(1000 + t)
         act = space.sample(key)
@@ -82,15 +82,20 @@ def test_transition_matches_numpy_references(preset):
         r_obs, loop_state, r_rew, r_trunc, r_met, r_tw = ref.step_loop(loop_state, target, frac, d, params)
         b_obs, batch_state, b_rew, b_trunc, b_met, b_tw = ref.step_batched(
             batch_state, target[None], frac[None], {k: v[None] for k, v in d.items()}, params)
-        for name, got, want_loop, want_batched in [
-            ("obs", obs, r_obs, b_obs[0]), ("reward", reward, r_rew, b_rew[0]),
-            ("twin_observation", info["twin_observation"], r_tw, b_tw[0]),
-        ] + [(m, info["metrics"][m], r_met[m], b_met[m][0]) for m in r_met]:
-            np.testing.assert_allclose(got, want_loop, **close, err_msg=f"{preset} step {t} {name} (loop)")
-            np.testing.assert_allclose(got, want_batched, **close, err_msg=f"{preset} step {t} {name} (batched)")
+        got.append(dict(obs=obs, reward=reward, twin=info["twin_observation"], pos=state.pos,
+                        **info["metrics"]))
+        want_loop.append(dict(obs=r_obs, reward=r_rew, twin=r_tw, pos=loop_state["pos"], **r_met))
+        want_batched.append(dict(obs=b_obs[0], reward=b_rew[0], twin=b_tw[0], pos=batch_state["pos"][0],
+                                 **{k: v[0] for k, v in b_met.items()}))
         assert bool(truncated) == r_trunc == bool(b_trunc[0])
-        np.testing.assert_allclose(state.pos, loop_state["pos"], rtol=1e-4, atol=1e-2)
     assert sorted(r_met) == sorted(info["metrics"])
+    stack = lambda rows: {k: np.stack([np.asarray(r[k], np.float64) for r in rows]) for k in rows[0]}  # noqa: E731
+    got, want_loop, want_batched = stack(got), stack(want_loop), stack(want_batched)
+    for name in got:
+        close = dict(rtol=1e-4, atol=1e-2) if name == "pos" else dict(rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(got[name], want_loop[name], **close, err_msg=f"{preset} {name} (loop)")
+        np.testing.assert_allclose(got[name], want_batched[name], **close, err_msg=f"{preset} {name} (batched)")
+    assert got["clip_ratio"].max() > 0 and got["remote_ratio"].max() > 0  # the starved and remote paths ran
 
 
 # ------------------------------------------------------------------------------------------------
@@ -202,7 +207,7 @@ def test_coupling_constraints_never_exceeded_over_long_rollouts():
     params = env.default_params
     vec = VecEnv(env)
     space = env.action_space(params)
-    num_envs, steps = 32, 210  # crosses two auto-resets
+    num_envs, steps = 16, 210  # crosses two auto-resets
 
     @jax.jit
     def run(key, grab):
@@ -412,8 +417,9 @@ def test_non_finite_and_out_of_range_actions_follow_the_rule():
     bad = spaces.HybridAction(jnp.array([7.0, -3.0, jnp.nan, 2.0]),
                               jnp.array([[jnp.nan, 2.0, -1.0], [0.5, 0.5, 0.5], [1, 1, 1], [jnp.inf, 0.3, -jnp.inf]]))
     clean = action([3, 0, 0, 2], [[0.0, 1.0, 0.0], [0.5, 0.5, 0.5], [1, 1, 1], [1.0, 0.3, 0.0]])
-    out_bad = env.transition(state, bad, draws, params)
-    out_clean = env.transition(state, clean, draws, params)
+    transition = jax.jit(env.transition)
+    out_bad = transition(state, bad, draws, params)
+    out_clean = transition(state, clean, draws, params)
     jax.tree_util.tree_map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6), out_bad, out_clean)
     # vehicle 0 sends at zero power and vehicle 3 gets no bandwidth: starved, cost capped, finite
     _, _, reward, _, _, info = out_bad
@@ -456,7 +462,7 @@ def test_heuristic_order_under_trend():
     """Spec §2.10 at M = 10: AMCS beats ROCS beats ALCS; the f*-greedy beats AMCS."""
     env = jaxedge.make("v2x", n_vehicles=10, n_servers=3)
     params = env.default_params
-    keys = jax.random.split(jax.random.PRNGKey(0), 512)
+    keys = jax.random.split(jax.random.PRNGKey(0), 256)
     # Transitions do not depend on actions (spec §2.9-1): i.i.d. fresh slots are a faithful sample.
     obs, states = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))(keys, params)
     cost = {}
