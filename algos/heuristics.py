@@ -186,7 +186,8 @@ def dt_oracle(env: dti.DTInference, max_assignments: int = 200_000) -> Policy:
 
 
 # ================================================================================================
-# v2x (seed 002)
+# v2x (seed 002). AMCS / ROCS / greedy read vehicle positions from ``state`` (the geometry the
+# observation encodes) so their routing and equal shares match the env's exactly.
 # ================================================================================================
 def _v2x_later_counts(onehot):
     """Per agent i and node j: how many agents k >= i use node j (rows are one-hot or zero)."""
