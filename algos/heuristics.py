@@ -19,6 +19,7 @@ from jaxedge import spaces
 from jaxedge.envs import collab_edge as ce
 from jaxedge.envs import dt_inference as dti
 from jaxedge.envs import slicing as sl
+from jaxedge.envs import v2x
 from jaxedge.physics import channel, compute, queues, tasks
 
 Policy = Callable[..., object]
@@ -142,7 +143,7 @@ def _dt_allocation(env, state, target, params):
             gain, state.p_tx[:, None], dist, params.d_ref, params.pathloss_exponent,
             params.noise, capacity / count, params.noise_is_psd,
         )
-        spectral = jax.nn.softplus(ln_snr) / channel.LN2  # bit/s/Hz
+        spectral = channel.log2_one_plus(jnp.exp(ln_snr))  # bit/s/Hz
         per_bit = params.mu_time / (cycles / f_user) + params.mu_energy * state.p_tx[:, None] / (
             params.kappa_user * f_user**2 * cycles
         )
@@ -231,6 +232,34 @@ def slicing_equal(env: sl.Slicing) -> Policy:
 
     def policy(key, obs, state, params):
         return jnp.full((env.n_aps,), action, jnp.int32)
+# v2x (seed 002). AMCS / ROCS / greedy read vehicle positions from ``state`` (the geometry the
+# observation encodes) so their routing and equal shares match the env's exactly.
+# ================================================================================================
+def _v2x_later_counts(onehot):
+    """Per agent i and node j: how many agents k >= i use node j (rows are one-hot or zero)."""
+    return jnp.cumsum(onehot[::-1], axis=0)[::-1]
+
+
+def _v2x_equal_share(env: v2x.V2X, target, state, params):
+    """Spec §6 AMCS allocation in the twin's remaining-fraction form: the k-th of n users of a node
+    takes 1 / (n - k) of what remains, i.e. an exact equal share of the slot-start capacity; p = p_max.
+    """
+    dist = v2x.distances(state.pos, params.es_pos, params.d_min)
+    on_cpu, _, on_bw, _ = v2x.routing(target, dist, params, env.n_servers)
+    left_cpu = jnp.sum(_v2x_later_counts(on_cpu) * on_cpu, -1)
+    left_bw = jnp.sum(_v2x_later_counts(on_bw) * on_bw, -1)
+    frac = jnp.stack([
+        jnp.ones_like(left_cpu), 1.0 / jnp.maximum(left_cpu, 1.0), 1.0 / jnp.maximum(left_bw, 1.0)
+    ], axis=-1)
+    return spaces.HybridAction(target.astype(jnp.int32), frac)
+
+
+def v2x_alcs(env: v2x.V2X) -> Policy:
+    """ALCS (spec §6): every task computed locally at F_loc."""
+
+    def policy(key, obs, state, params):
+        m = env.n_vehicles
+        return spaces.HybridAction(jnp.zeros((m,), jnp.int32), jnp.ones((m, 3)))
 
     return policy
 
@@ -353,6 +382,77 @@ def slicing_oracle(env: sl.Slicing) -> Policy:
         k = jnp.stack(shares[::-1])  # (B,)
         masked = jnp.where(sat_i >= k[:, None], delay, jnp.inf)
         return jnp.argmin(masked, axis=1).astype(jnp.int32)
+def v2x_amcs(env: v2x.V2X) -> Policy:
+    """AMCS (spec §6): every task to its nearest ES at p_max, equal shares of CPU and bandwidth."""
+
+    def policy(key, obs, state, params):
+        dist = v2x.distances(state.pos, params.es_pos, params.d_min)
+        return _v2x_equal_share(env, jnp.argmin(dist, axis=-1) + 1, state, params)
+
+    return policy
+
+
+def v2x_rocs(env: v2x.V2X) -> Policy:
+    """ROCS (spec §6): target uniform over {local, ES 1..N}; AMCS's equal shares when offloading."""
+
+    def policy(key, obs, state, params):
+        target = spaces.Discrete(env.n_servers + 1, (env.n_vehicles,)).sample(key)
+        return _v2x_equal_share(env, target, state, params)
+
+    return policy
+
+
+def v2x_greedy(env: v2x.V2X) -> Policy:
+    """Sequential twin-aware greedy with the closed-form best ES frequency (spec §2.9-3, S3).
+
+    Vehicles decide in ID order inside `V2X.act_sequential`, each seeing the live twin. Vehicle i
+    prices every option at p_max: local at F_loc, or ES j with CPU f = min(f*, f_hat_j / n_j) and
+    bandwidth b_hat_a / n_a, where f* = (w / (2 (1 - w) phi_es))^(1/3) is the cost-minimising ES
+    frequency and n_j = 1 + the number of later vehicles whose nearest ES is j (a fair-share
+    congestion estimate). It takes the cheapest option; CPU it leaves unused (f* < share) flows to
+    later vehicles through the twin.
+    """
+    n = env.n_servers
+    candidates = jnp.arange(1, n + 1)
+
+    def policy(key, obs, state, params):
+        dist = v2x.distances(state.pos, params.es_pos, params.d_min)
+        nearest = jax.nn.one_hot(jnp.argmin(dist, -1), n)
+        later = _v2x_later_counts(nearest) - nearest  # later vehicles per nearest ES, (M, N)
+        es_dist = v2x.es_distances(params.es_pos)
+        f_star = v2x.best_es_frequency(params)
+        f_star_cv = compute.best_frequency(params.w, (1.0 - params.w) * params.phi_cv, params.f_loc)
+        f_local = jnp.where(params.local_dvfs, f_star_cv, params.f_loc)
+
+        def agent(i, obs_i):
+            seen = env.decode_observation(obs_i, params)  # live twin: cpu, bw
+            dist_i = jnp.broadcast_to(dist[i], (n, n))
+            on_cpu, on_acc, on_bw, _ = v2x.routing(candidates, dist_i, params, n)
+            crowd = 1.0 + later[i]
+            f_avail = seen["cpu"]
+            f = jnp.minimum(f_star, f_avail / crowd)
+            b_avail = on_bw @ seen["bw"]
+            b = b_avail / (on_bw @ crowd)
+            bits = state.bits[i]
+            d_wired = jnp.einsum("ci,ij,cj->c", on_acc, es_dist, on_cpu)
+            delay, energy = v2x.delay_energy(
+                bits, True, f, b, params.p_max, on_acc @ state.gain[i], on_acc @ dist[i], d_wired,
+                f_local, params,
+            )
+            t_loc, e_loc = v2x.delay_energy(bits, False, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, f_local, params)
+            delay = jnp.concatenate([t_loc[None], delay])
+            energy = jnp.concatenate([e_loc[None], energy])
+            cost = params.w * jnp.minimum(delay, params.cost_cap) + (1.0 - params.w) * jnp.minimum(
+                energy, params.cost_cap
+            )
+            choice = jnp.argmin(cost)
+            es = jnp.maximum(choice - 1, 0)
+            frac_f = jnp.where(choice == 0, f_local / params.f_loc, f[es] / jnp.maximum(f_avail[es], 1e-30))
+            frac_b = jnp.where(choice == 0, 1.0, b[es] / jnp.maximum(b_avail[es], 1e-30))
+            return choice, jnp.clip(jnp.stack([1.0, frac_f, frac_b]), 0.0, 1.0)
+
+        action, _ = env.act_sequential(state, params, agent)
+        return action
 
     return policy
 
@@ -380,6 +480,13 @@ HEURISTICS: dict[str, dict[str, Callable]] = {
         "obs_oracle": slicing_obs_oracle,
         "oracle": slicing_oracle,
     },
+    "v2x": {
+        "random": random_policy,
+        "alcs": v2x_alcs,
+        "rocs": v2x_rocs,
+        "amcs": v2x_amcs,
+        "greedy": v2x_greedy,
+    },
 }
 
 # Policies `scripts/evaluate.py` runs by default (oracles only on request: they are exponential).
@@ -387,6 +494,7 @@ DEFAULT_EVAL = {
     "dt_inference": ("random", "local", "greedy"),
     "collab_edge": ("random", "round_robin", "least_loaded", "greedy_oracle"),
     "slicing": ("random", "equal", "proportional", "obs_oracle", "oracle"),
+    "v2x": ("alcs", "rocs", "amcs", "greedy"),
 }
 
 

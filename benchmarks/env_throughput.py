@@ -42,6 +42,7 @@ BENCH_ENVS = {
     "dt_inference": dict(n_users=8, n_servers=6, n_tasks=3),
     "collab_edge": dict(n_servers=10, max_tasks=100, per_task=False),
     "slicing": dict(n_aps=4, max_users=20),
+    "v2x": dict(n_vehicles=10, n_servers=3),
 }
 
 

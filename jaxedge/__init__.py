@@ -20,6 +20,7 @@ _REGISTRY = {
     "dt_inference": ("jaxedge.envs.dt_inference", "DTInference", "000"),
     "collab_edge": ("jaxedge.envs.collab_edge", "CollabEdge", "003"),
     "slicing": ("jaxedge.envs.slicing", "Slicing", "001"),
+    "v2x": ("jaxedge.envs.v2x", "V2X", "002"),
 }
 
 

@@ -88,11 +88,12 @@ class Box(Space):
         self.dtype = dtype
 
     def sample(self, key):
-        low = jnp.asarray(self.low)
-        high = jnp.asarray(self.high)
-        finite = jnp.isfinite(low) & jnp.isfinite(high)
-        u = jax.random.uniform(key, self.shape, dtype=self.dtype)
+        if np.all(np.isfinite(self.low) & np.isfinite(self.high)):
+            return jax.random.uniform(key, self.shape, self.dtype, self.low, self.high)
         # Unbounded dimensions are sampled from a standard normal.
+        finite = np.isfinite(self.low) & np.isfinite(self.high)
+        low, high = np.where(finite, self.low, 0.0), np.where(finite, self.high, 1.0)
+        u = jax.random.uniform(key, self.shape, dtype=self.dtype)
         normal = jax.random.normal(key, self.shape, dtype=self.dtype)
         return jnp.where(finite, low + u * (high - low), normal)
 

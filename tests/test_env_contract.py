@@ -18,6 +18,7 @@ SMALL_SIZES = {
     "dt_inference": dict(n_users=3, n_servers=2, n_tasks=2),
     "collab_edge": dict(n_servers=3, max_tasks=4),
     "slicing": dict(n_aps=2, max_users=6),
+    "v2x": dict(n_vehicles=3, n_servers=2),
 }
 # Agent-steps each env's long random rollout must cover.
 LONG_ROLLOUT_AGENT_STEPS = 1_000_000

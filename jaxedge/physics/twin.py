@@ -3,8 +3,11 @@
 The twin sees every physical quantity q through a zero-mean multiplicative deviation
 ``q_hat = q (1 + sigma eps)``; its delay/energy estimates are the same formulas evaluated on the
 deviated inputs. sigma = 0 gives an exact twin.
+
+Seed 002 uses the twin as exact resource bookkeeping instead: `twin_take` / `sequential_allocation`.
 """
 
+import jax
 import jax.numpy as jnp
 
 
@@ -29,3 +32,39 @@ def twin_estimates(delay_energy_fn, inputs, sigma, eps):
         for name, value in inputs.items()
     }
     return delay_energy_fn(**twin_inputs)
+
+
+# ------------------------------------------------------------------------------------------------
+# Seed 002: the twin as resource bookkeeping, updated after every agent's decision (eqs. 1-2, 25-26).
+# ------------------------------------------------------------------------------------------------
+def twin_take(cpu, bw, on_cpu, on_bw, frac_cpu, frac_bw):
+    """One agent's turn (seed 002 eqs. 25-26, S5): take fractions of what the twin says remains.
+
+    ``cpu``/``bw`` (N,) are the available CPU (Hz) and bandwidth (Hz) per server, ``on_cpu``/``on_bw``
+    (N,) one-hot rows (all zero for a local task) of the server whose CPU / bandwidth is used, and
+    ``frac_*`` in [0, 1]. Returns ``(cpu', bw', f, b)``. Since ``f = frac * cpu_j <= cpu_j`` and float
+    rounding is monotone, the twin never goes negative: the coupling constraints (C2, C3) hold by
+    construction.
+    """
+    f = frac_cpu * jnp.sum(on_cpu * cpu)  # f_ij = a^f * f_hat_j (eq. 25)
+    b = frac_bw * jnp.sum(on_bw * bw)  # b_ia = a^b * b_hat_a (eq. 25)
+    return cpu - f * on_cpu, bw - b * on_bw, f, b  # DT update (eq. 26)
+
+
+def sequential_allocation(cpu0, bw0, on_cpu, on_bw, frac_cpu, frac_bw):
+    """The twin recursion over agents in ID order as a ``lax.scan`` (seed 002 §2.4, S6).
+
+    ``cpu0``/``bw0`` (N,) slot-start twin; ``on_cpu``/``on_bw`` (M, N) one-hot rows; ``frac_*`` (M,).
+    Returns ``f (M,)``, ``b (M,)``, the twin each agent saw at its turn ``cpu_seen``/``bw_seen``
+    (M, N), and the twin left at the end of the slot ``cpu_left``/``bw_left`` (N,).
+    """
+
+    def body(carry, x):
+        cpu, bw = carry
+        cpu_next, bw_next, f, b = twin_take(cpu, bw, *x)
+        return (cpu_next, bw_next), (f, b, cpu, bw)
+
+    (cpu_left, bw_left), (f, b, cpu_seen, bw_seen) = jax.lax.scan(
+        body, (cpu0, bw0), (on_cpu, on_bw, frac_cpu, frac_bw)
+    )
+    return f, b, cpu_seen, bw_seen, cpu_left, bw_left
