@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 # name -> (module, class, seed)
 _REGISTRY = {
     "dt_inference": ("jaxedge.envs.dt_inference", "DTInference", "000"),
+    "cloud_edge": ("jaxedge.envs.cloud_edge", "CloudEdge", "004"),
 }
 
 

@@ -16,6 +16,7 @@ from jaxedge.wrappers import JaxMARLAdapter, LogWrapper, VecEnv
 # Small static sizes per env for the contract checks (keeps compile times low).
 SMALL_SIZES = {
     "dt_inference": dict(n_users=3, n_servers=2, n_tasks=2),
+    "cloud_edge": dict(n_cells=2, ues_per_cell=3, n_channels=2, cache_slots=4),
 }
 # Agent-steps each env's long random rollout must cover.
 LONG_ROLLOUT_AGENT_STEPS = 1_000_000
