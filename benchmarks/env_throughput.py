@@ -40,6 +40,13 @@ RESULTS = ROOT / "benchmarks" / "results"
 # env name -> static sizes used for the benchmark
 BENCH_ENVS = {
     "dt_inference": dict(n_users=8, n_servers=6, n_tasks=3),
+    "cloud_edge": dict(n_cells=7, ues_per_cell=6, n_channels=8, cache_slots=16),  # LRU caches
+    "cloud_edge_lfu": dict(n_cells=7, ues_per_cell=6, n_channels=8, cache_slots=16),
+}
+# benchmark row name -> (registered env, Params overrides) for rows that differ from the env's
+# default_params (rows not listed: the env of that name with its default_params)
+BENCH_VARIANTS = {
+    "cloud_edge_lfu": ("cloud_edge", dict(cache_policy=1)),
 }
 
 
@@ -100,9 +107,10 @@ def run(env_names, num_envs_list, min_seconds, loop_envs, steps_per_call, impls)
     rows = []
     device = device_name()
     for name in env_names:
-        env = jaxedge.make(name, **BENCH_ENVS[name])
-        params = env.default_params
-        reference = importlib.import_module(f"jaxedge.reference.{name}")
+        env_name, overrides = BENCH_VARIANTS.get(name, (name, {}))
+        env = jaxedge.make(env_name, **BENCH_ENVS[name])
+        params = env.default_params.replace(**overrides)
+        reference = importlib.import_module(f"jaxedge.reference.{env_name}")
         for num_envs in num_envs_list:
             measured = {}
             if "jax" in impls:
