@@ -40,8 +40,8 @@ RESULTS = ROOT / "benchmarks" / "results"
 # env name -> static sizes used for the benchmark
 BENCH_ENVS = {
     "dt_inference": dict(n_users=8, n_servers=6, n_tasks=3),
-    "cloud_edge": dict(n_cells=7, ues_per_cell=6, n_channels=8, cache_slots=16),  # LRU caches
-    "cloud_edge_lfu": dict(n_cells=7, ues_per_cell=6, n_channels=8, cache_slots=16),
+    "cloud_edge": dict(n_cells=5, ues_per_cell=6, n_channels=8, cache_slots=16),  # S1 preset, LRU
+    "cloud_edge_lfu": dict(n_cells=5, ues_per_cell=6, n_channels=8, cache_slots=16),  # S1, LFU
 }
 # benchmark row name -> (registered env, Params overrides) for rows that differ from the env's
 # default_params (rows not listed: the env of that name with its default_params)

@@ -33,17 +33,38 @@ KBIT = 1000.0  # cache sizes are accounted in whole kbit (int32), exact in float
 
 @struct.dataclass
 class Cache:
-    item: jax.Array  # int32[..., S] cached task type, -1 = empty slot
-    size: jax.Array  # int32[..., S] result size S_o in kbit (0 when empty)
-    last: jax.Array  # int32[..., S] clock of the last access
-    count: jax.Array  # int32[..., S] accesses since insertion (LFU frequency)
+    """One int32 array ``data[..., 4, S]``: rows item (-1 = empty), size (kbit), last access, count."""
+
+    data: jax.Array
+
+    @property
+    def item(self):  # cached task type, -1 = empty slot
+        return self.data[..., 0, :]
+
+    @property
+    def size(self):  # result size S_o in kbit (0 when empty)
+        return self.data[..., 1, :]
+
+    @property
+    def last(self):  # clock of the last access
+        return self.data[..., 2, :]
+
+    @property
+    def count(self):  # accesses since insertion (LFU frequency)
+        return self.data[..., 3, :]
+
+    @property
+    def slots(self) -> int:
+        return self.data.shape[-1]
+
+
+EMPTY_SLOT = (-1, 0, 0, 0)
 
 
 def empty(shape, slots: int) -> Cache:
     """An empty cache (or an array of them with leading ``shape``)."""
-    shape = tuple(shape) + (slots,)
-    zeros = jnp.zeros(shape, jnp.int32)
-    return Cache(item=jnp.full(shape, -1, jnp.int32), size=zeros, last=zeros, count=zeros)
+    col = jnp.asarray(EMPTY_SLOT, jnp.int32)[:, None]
+    return Cache(data=jnp.broadcast_to(col, tuple(shape) + (4, slots)))
 
 
 def to_kbit(bits):
@@ -83,46 +104,46 @@ def _prefix_sum(x):
 def access(cache: Cache, m, size_kbit, clock, capacity, policy, insert_if_fits, active):
     """One access of task type ``m`` (result ``size_kbit``) at time ``clock``: ``(cache, hit)``.
 
-    One cache (``[S]`` arrays). ``active=False`` leaves the cache unchanged (a local task).
+    One cache (``data[4, S]``). ``active=False`` leaves the cache unchanged (a local task).
     """
-    slots = cache.item.shape[-1]
-    idx = jnp.arange(slots)
-    present = cache.item >= 0
-    n = jnp.sum(present)
-    match = (cache.item == m) & active
-    hit = jnp.any(match)
-    p = jnp.where(hit, jnp.argmax(match), slots)  # position of the hit (slots = none)
+    slots = cache.slots
+    idx = jnp.arange(slots, dtype=jnp.int32)
+    item, size, count = cache.item, cache.size, cache.count
+    present = item >= 0
+    n = jnp.sum(present, dtype=jnp.int32)
+    match = (item == m) & active
+    # One reduction for hit, its slot p and its count: at most one slot matches.
+    code = jnp.sum(jnp.where(match, (count * slots + idx) * 2 + 1, 0))
+    hit = code > 0
+    p = jnp.where(hit, (code >> 1) % slots, slots)  # slots = no hit
+    new_count = jnp.where(hit, (code >> 1) // slots + 1, 1)
 
     # Miss: evict the e lowest-priority results (a prefix of the sorted slots) until it fits (A18).
-    inclusive = _prefix_sum(cache.size)  # empty slots have size 0
+    inclusive = _prefix_sum(size)  # empty slots have size 0
     need_kbit = inclusive[-1] + size_kbit - capacity
     need_slots = (n >= slots).astype(jnp.int32)
-    freed_before = inclusive - cache.size
-    evict = present & ((freed_before < need_kbit) | (idx < need_slots))
+    evict = present & ((inclusive - size < need_kbit) | (idx < need_slots))
     fits_as_is = (need_kbit <= 0) & (need_slots == 0)
     insert = active & ~hit & (size_kbit <= capacity) & jnp.where(insert_if_fits, fits_as_is, True)
-    e = jnp.where(insert, jnp.sum(evict), 0)
+    e = jnp.where(insert, jnp.sum(evict, dtype=jnp.int32), 0)
     write = hit | insert
 
-    # The accessed result's new key and its sorted position q among the n_r results kept.
-    new_count = jnp.where(hit, jnp.sum(jnp.where(match, cache.count, 0)) + 1, 1)
-    kept = present & (idx >= e) & (idx != p)
+    # Sorted position q of the accessed result among the n_kept results kept. LRU: last.
+    # LFU: after every kept key (c, t) <= (new_count, clock), i.e. every kept c <= new_count.
     n_kept = n - e - hit.astype(jnp.int32)
-    q_lfu = jnp.sum(kept & (cache.count <= new_count))  # after every key (c, t) <= (new_count, clock)
-    q = jnp.where(policy == LFU, q_lfu, n_kept)  # LRU: the most recent goes last
+    q_lfu = jnp.sum(present & (idx >= e) & (idx != p) & (count <= new_count), dtype=jnp.int32)
+    q = jnp.where(policy == LFU, q_lfu, n_kept)
 
-    # Gather: slot i takes kept result i' (i' = i, or i - 1 past the insertion point) or the new one.
-    shifted = idx - (write & (idx > q)).astype(idx.dtype)
+    # One gather: slot i takes kept result i' (i' = i, or i - 1 past q) or, at q, the new one.
+    shifted = idx - (write & (idx > q)).astype(jnp.int32)
     src = shifted + e
-    src = jnp.minimum(src + (src >= p).astype(idx.dtype), slots - 1)
-    keep = shifted < n_kept
-    at_q = write & (idx == q)
-    fields = jnp.stack([cache.item, cache.size, cache.last, cache.count])[:, src]
-    empty_vals = jnp.array([-1, 0, 0, 0], jnp.int32)[:, None]
+    src = jnp.minimum(src + (src >= p).astype(jnp.int32), slots - 1)
+    fields = cache.data[:, src]
     new_vals = jnp.stack([jnp.asarray(m, jnp.int32), jnp.asarray(size_kbit, jnp.int32),
                           jnp.asarray(clock, jnp.int32), new_count.astype(jnp.int32)])[:, None]
-    out = jnp.where(at_q, new_vals, jnp.where(keep, fields, empty_vals))
-    return Cache(item=out[0], size=out[1], last=out[2], count=out[3]), hit
+    empty_vals = jnp.asarray(EMPTY_SLOT, jnp.int32)[:, None]
+    out = jnp.where(write & (idx == q), new_vals, jnp.where(shifted < n_kept, fields, empty_vals))
+    return Cache(data=out), hit
 
 
 def access_sequence(cache: Cache, items, sizes_kbit, clocks, active, capacity, policy, insert_if_fits):
