@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxedge import spaces
+from jaxedge.envs import cloud_edge as ced
 from jaxedge.envs import dt_inference as dti
 from jaxedge.physics import channel, compute, tasks
 
@@ -185,6 +186,95 @@ def dt_oracle(env: dti.DTInference, max_assignments: int = 200_000) -> Policy:
 
 
 # ================================================================================================
+# cloud_edge (seed 004)
+# ================================================================================================
+def _ce_action(env: ced.CloudEdge, x, channel, a=1.0, b=1.0) -> spaces.HybridAction:
+    n = env.num_agents
+    disc = jnp.stack([jnp.broadcast_to(x, (n,)), jnp.broadcast_to(channel, (n,))], -1).astype(jnp.int32)
+    cont = jnp.stack([jnp.broadcast_to(a, (n,)), jnp.broadcast_to(b, (n,))], -1).astype(jnp.float32)
+    return spaces.HybridAction(disc, cont)
+
+
+def _ce_random_channels(env: ced.CloudEdge, key):
+    return jax.random.randint(key, (env.num_agents,), 0, env.n_channels)
+
+
+def _ce_distinct_channels(env: ced.CloudEdge, key, transmitting):
+    """Channel de-collision: the transmitting UEs of a cell take channels offset + 0, 1, 2, ... (mod L)
+    from a random per-cell offset, so no two of them share one while a cell has <= L transmitters."""
+    k, j, l = env.n_cells, env.ues_per_cell, env.n_channels
+    tx = transmitting.reshape(k, j).astype(jnp.int32)
+    rank = jnp.cumsum(tx, axis=1) - tx
+    offset = jax.random.randint(key, (k, 1), 0, l)
+    return ((rank + offset) % l).reshape(-1)
+
+
+def _ce_fixed(x_value: int, distinct: bool = True):
+    def make(env: ced.CloudEdge) -> Policy:
+        def policy(key, obs, state, params):
+            x = jnp.full((env.num_agents,), x_value, jnp.int32)
+            channel = _ce_distinct_channels(env, key, state.mask & (x > 0)) if distinct else (
+                _ce_random_channels(env, key))
+            return _ce_action(env, x, channel)
+
+        return policy
+
+    return make
+
+
+ce_local = _ce_fixed(0)
+ce_local.__doc__ = "All-local at full CPU (x = 0, b = 1)."
+ce_edge = _ce_fixed(1)
+ce_edge.__doc__ = "All-edge at full power with distinct channels per cell (spec §10.2)."
+ce_cloud = _ce_fixed(2)
+ce_cloud.__doc__ = "All-cloud at full power with distinct channels per cell (spec §10.2)."
+
+
+def _ce_greedy_choice(env: ced.CloudEdge, state, params):
+    """Per-UE myopic choice of x from its own lower bounds (14)/(U6) (no interference, no queues).
+
+    Local runs at the b minimising w1 W/(b F) + w2 kappa W (b F)^2, i.e. b = (w1 / (2 w2 kappa F^3))^(1/3);
+    offloading at a = 1. The cost of x is w1 (its lower-bound time) + w2 (its energy); a cloud task's
+    time counts T*_21 only under ``exec_time_fixed``, as the env's round time does (A16).
+    """
+    lb = env.lower_bounds(state, params)
+    b = jnp.clip(
+        jnp.cbrt(params.w_time / jnp.maximum(2.0 * params.w_energy * params.kappa * params.f_ue**3, 1e-30)),
+        params.min_ratio, 1.0,
+    )
+    cost_local = params.w_time * lb["t1_local"] / b + params.w_energy * lb["e_local"] * b**2
+    cost_edge = params.w_time * (lb["t1_edge"] + lb["t21"]) + params.w_energy * lb["e_up"]
+    cloud_time = lb["t1_cloud"] + lb["t22"] + jnp.where(params.exec_time_fixed, lb["t21"], 0.0)
+    cost_cloud = params.w_time * cloud_time + params.w_energy * lb["e_up"]
+    x = jnp.argmin(jnp.stack([cost_local, cost_edge, cost_cloud], -1), axis=-1).astype(jnp.int32)
+    return x, b
+
+
+def ce_greedy(env: ced.CloudEdge) -> Policy:
+    """Greedy: each UE takes its best x by its own lower bounds, with a uniformly random channel.
+
+    Reads the UE's own quantities from ``state`` (its observation, unscaled, plus its upload energy).
+    """
+
+    def policy(key, obs, state, params):
+        x, b = _ce_greedy_choice(env, state, params)
+        return _ce_action(env, x, _ce_random_channels(env, key), 1.0, b)
+
+    return policy
+
+
+def ce_greedy_decollide(env: ced.CloudEdge) -> Policy:
+    """Greedy x as `ce_greedy`, then channel de-collision: distinct channels for the cell's transmitters."""
+
+    def policy(key, obs, state, params):
+        x, b = _ce_greedy_choice(env, state, params)
+        channel = _ce_distinct_channels(env, key, state.mask & (x > 0))
+        return _ce_action(env, x, channel, 1.0, b)
+
+    return policy
+
+
+# ================================================================================================
 # Registry
 # ================================================================================================
 HEURISTICS: dict[str, dict[str, Callable]] = {
@@ -194,10 +284,21 @@ HEURISTICS: dict[str, dict[str, Callable]] = {
         "greedy": dt_greedy,
         "oracle": dt_oracle,
     },
+    "cloud_edge": {
+        "random": random_policy,
+        "local": ce_local,
+        "edge": ce_edge,
+        "cloud": ce_cloud,
+        "greedy": ce_greedy,
+        "greedy_decollide": ce_greedy_decollide,
+    },
 }
 
 # Policies `scripts/evaluate.py` runs by default (oracles only on request: they are exponential).
-DEFAULT_EVAL = {"dt_inference": ("random", "local", "greedy")}
+DEFAULT_EVAL = {
+    "dt_inference": ("random", "local", "greedy"),
+    "cloud_edge": ("random", "local", "edge", "cloud", "greedy", "greedy_decollide"),
+}
 
 
 def make_heuristic(env, name: str) -> Policy:

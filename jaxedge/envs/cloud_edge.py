@@ -17,7 +17,7 @@ Rule: x is clipped to {0, 1, 2}, l to {0..L-1}; a, b: NaN -> 0, +inf -> 1, then 
 [min_ratio, 1] (the open interval (0, 1], spec A7). Padding UEs' actions are ignored.
 
 Observation ``float32[N, 7 + n_cells]``: the six local features (14)/(U6) — received power
-P_UE |h|^2 as (dBm + 100)/20, then log(1 + T/1 s) of T*_1(0), T*_1(1) (cache-aware), T*_21(1),
+P_UE |h|^2 as (dBm + 200)/100 (positive, O(1)), then log(1 + T/1 s) of T*_1(0), T*_1(1) (cache-aware), T*_21(1),
 T*_1(2), T*_22(2) — then the active mask and the one-hot edge id (the paper's position embedding).
 
 Reward: the shared team reward -(w1 T_t + w2 sum_n E_n) ((13), (23), (27)) for every agent slot;
@@ -472,7 +472,7 @@ class CloudEdge(MultiAgentEnv):
         """float32[N, 7 + K]: scaled (U6) features, mask, one-hot edge id; zeros for padding."""
         lb = self.lower_bounds(state, params)
         rx_dbm = 10.0 * jnp.log10(lb["rx_power"]) + 30.0
-        feats = [(rx_dbm + 100.0) / 20.0] + [
+        feats = [(rx_dbm + 200.0) / 100.0] + [
             jnp.log1p(lb[name]) for name in ("t1_local", "t1_edge", "t21", "t1_cloud", "t22")
         ]
         mask = state.mask.astype(jnp.float32)

@@ -39,7 +39,8 @@ def path_gain(d, params):
 
 
 def _rate(bw, snr, params):
-    return max(bw * math.log2(1.0 + snr), p(params, "rate_floor"))
+    # log1p: log2(1 + snr) loses all precision for the 1e-12 SINRs of literal interference (A15)
+    return max(bw * math.log1p(snr) / LN2, p(params, "rate_floor"))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -198,7 +199,7 @@ def observations_loop(env, state, params):
                 work / p(params, "f_cloud"),
                 si / r_ec + so / r_ce,
             ]
-            row[0] = (10.0 * math.log10(rx) + 30.0 + 100.0) / 20.0
+            row[0] = (10.0 * math.log10(rx) + 30.0 + 200.0) / 100.0
             for i, t in enumerate(times):
                 row[1 + i] = math.log1p(t)
             row[6] = 1.0
@@ -362,7 +363,7 @@ def _gain_batched(d, params):
 
 
 def _rates_batched(bw, snr, params):
-    return np.maximum(bw * np.log2(1.0 + snr), p(params, "rate_floor"))
+    return np.maximum(bw * np.log1p(snr) / LN2, p(params, "rate_floor"))
 
 
 def _lower_bounds_batched(env, state, params):
@@ -391,7 +392,7 @@ def observations_batched(env, state, params):
              lb["si"] / lb["r_up0"] + lb["so"] / lb["r_dn"], lb["work"] / p(params, "f_cloud"),
              lb["si"] / lb["r_ec"] + lb["so"] / lb["r_ce"]]
     mask = state["mask"].astype(np.float64)
-    feats = np.stack([(10.0 * np.log10(lb["rx"]) + 130.0) / 20.0] + [np.log1p(t) for t in times], -1)
+    feats = np.stack([(10.0 * np.log10(lb["rx"]) + 230.0) / 100.0] + [np.log1p(t) for t in times], -1)
     onehot = np.eye(env.n_cells)[np.repeat(np.arange(env.n_cells), env.ues_per_cell)]
     return np.concatenate([feats * mask[..., None], mask[..., None], onehot[None] * mask[..., None]], -1)
 
