@@ -371,11 +371,12 @@ def test_queue_groups_and_literal_vs_fixed_exec_time():
     tasks = [3, 4, 5, 6]
     state = controlled_state(env, params, [2, 2], [100.0, 120.0, 80.0, 60.0], tasks)
     draws = same_draws(env, tasks)
+    transition = jax.jit(env.transition)
     # UEs 0, 1 on edge 0; UE 2 to the cloud; UE 3 local.
     act = action([1, 1, 2, 0], [0, 1, 0, 1], [1.0] * 4, [1.0] * 4)
-    lb = np_tree(env.lower_bounds(state, params))
-    _, _, _, _, _, lit = env.transition(state, act, draws, params)
-    _, _, _, _, _, fix = env.transition(state, act, draws, params.replace(exec_time_fixed=True))
+    lb = np_tree(jax.jit(env.lower_bounds)(state, params))
+    _, _, _, _, _, lit = transition(state, act, draws, params)
+    _, _, _, _, _, fix = transition(state, act, draws, params.replace(exec_time_fixed=True))
     tau_lit = -np.asarray(lit["vector_reward"])[:, 0]
     tau_fix = -np.asarray(fix["vector_reward"])[:, 0]
     edge_group = lb["t1_edge"][0] + lb["t21"][0] + lb["t1_edge"][1] + lb["t21"][1]  # Q11 T1(1) + Q2 T21(1)

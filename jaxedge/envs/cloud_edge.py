@@ -156,9 +156,9 @@ PRESETS = ("small", "medium", "large", "table_i")
 class State:
     mask: jax.Array  # (N,) bool: UE present this episode
     ue_type: jax.Array  # (N,) int32
-    g_ue_mean: jax.Array  # (N,) path gain UE <-> own edge
-    g_ue: jax.Array  # (N,) this round's gain |h(k, n)|^2
-    g_ec: jax.Array  # (K,) this round's edge <-> cloud gain |h(k, c)|^2
+    ln_g_ue_mean: jax.Array  # (N,) ln path gain UE <-> own edge (log domain: no float32 underflow)
+    ln_g_ue: jax.Array  # (N,) this round's ln |h(k, n)|^2
+    ln_g_ec: jax.Array  # (K,) this round's ln |h(k, c)|^2 (edge <-> cloud)
     task: jax.Array  # (N,) int32 task type of this round
     cache: cache_lib.Cache  # (K, S) edge result caches
     t: jax.Array  # int32 round within the episode
@@ -182,10 +182,13 @@ class StepDraws:
     fade_ec: jax.Array  # (K,)
 
 
-def path_gain(dist, params):
-    """|h|^2 = 10^(-(128.1 + 37.6 log10(d / 1 km)) / 10), d >= d_min (§6.4, A4)."""
+LN10_OVER_10 = float(np.log(10.0) / 10.0)
+
+
+def log_path_gain(dist, params):
+    """ln |h|^2 with |h|^2 = 10^(-(128.1 + 37.6 log10(d / 1 km)) / 10), d >= d_min (§6.4, A4)."""
     d = jnp.maximum(dist, params.d_min)
-    return 10.0 ** (-(params.pl_const_db + params.pl_slope_db * jnp.log10(d / 1000.0)) / 10.0)
+    return -(params.pl_const_db + params.pl_slope_db * jnp.log10(d / 1000.0)) * LN10_OVER_10
 
 
 def rate(bandwidth, log_sinr, params):
@@ -315,14 +318,14 @@ class CloudEdge(MultiAgentEnv):
         j = np.tile(np.arange(self.ues_per_cell), self.n_cells)
         cell = self.cell_of()
         mask = (cell < params.n_edges) & (j < ep.n_ues[cell])
-        g_ue_mean = path_gain(ep.dist, params)
-        g_ec_mean = path_gain(params.r_cloud, params)
+        ln_g_ue_mean = log_path_gain(ep.dist, params)
+        ln_g_ec_mean = log_path_gain(params.r_cloud, params)
         return State(
             mask=mask,
             ue_type=ep.ue_type,
-            g_ue_mean=g_ue_mean,
-            g_ue=g_ue_mean * draws.fade_ue,
-            g_ec=g_ec_mean * draws.fade_ec,
+            ln_g_ue_mean=ln_g_ue_mean,
+            ln_g_ue=ln_g_ue_mean + jnp.log(draws.fade_ue),
+            ln_g_ec=ln_g_ec_mean + jnp.log(draws.fade_ec),
             task=draws.task,
             cache=cache_lib.empty((self.n_cells,), self.cache_slots),
             t=jnp.zeros((), jnp.int32),
@@ -346,10 +349,10 @@ class CloudEdge(MultiAgentEnv):
     def link_rates(self, state: State, params: Params):
         """Interference-free downlink R(k,n), edge->cloud R(k,c), cloud->edge R(c,k) per UE (eq. 4)."""
         bw, ln_noise = self.bandwidth(params), jnp.log(self.noise(params))
-        g_ec = jnp.repeat(state.g_ec, self.ues_per_cell, total_repeat_length=self.num_agents)
-        r_dn = rate(bw, jnp.log(params.p_edge * state.g_ue) - ln_noise, params)
-        r_ec = rate(bw, jnp.log(params.p_edge * g_ec) - ln_noise, params)
-        r_ce = rate(bw, jnp.log(params.p_cloud * g_ec) - ln_noise, params)
+        ln_g_ec = jnp.repeat(state.ln_g_ec, self.ues_per_cell, total_repeat_length=self.num_agents)
+        r_dn = rate(bw, jnp.log(params.p_edge) + state.ln_g_ue - ln_noise, params)
+        r_ec = rate(bw, jnp.log(params.p_edge) + ln_g_ec - ln_noise, params)
+        r_ce = rate(bw, jnp.log(params.p_cloud) + ln_g_ec - ln_noise, params)
         return r_dn, r_ec, r_ce
 
     def transition(self, state: State, action: spaces.HybridAction, draws: StepDraws, params: Params):
@@ -366,11 +369,12 @@ class CloudEdge(MultiAgentEnv):
         bw, noise = self.bandwidth(params), self.noise(params)
         p_tx = a * params.p_ue
         interferer = jnp.where(params.interference_all, mask, tx)
-        contrib = jnp.where(interferer, p_tx * jnp.where(params.interference_gain, state.g_ue, 1.0), 0.0)
+        gain = jnp.where(params.interference_gain, jnp.exp(state.ln_g_ue), 1.0)
+        contrib = jnp.where(interferer, p_tx * gain, 0.0)
         lc = l.reshape(K, J)
         same = (lc[:, :, None] == lc[:, None, :]) & ~np.eye(J, dtype=bool)  # [k, n, m]
         interference = jnp.sum(jnp.where(same, contrib.reshape(K, 1, J), 0.0), axis=-1).reshape(N)  # eq. 5
-        r_up = rate(bw, jnp.log(p_tx * state.g_ue) - jnp.log(noise + interference), params)  # eq. 4
+        r_up = rate(bw, jnp.log(p_tx) + state.ln_g_ue - jnp.log(noise + interference), params)  # eq. 4
         r_dn, r_ec, r_ce = self.link_rates(state, params)  # eq. 4
 
         # Computation (eq. 2) and energy (eqs. 3, 6, 7).
@@ -435,8 +439,8 @@ class CloudEdge(MultiAgentEnv):
 
         t_next = state.t + 1
         next_state = state.replace(
-            g_ue=state.g_ue_mean * draws.fade_ue,
-            g_ec=path_gain(params.r_cloud, params) * draws.fade_ec,
+            ln_g_ue=state.ln_g_ue_mean + jnp.log(draws.fade_ue),
+            ln_g_ec=log_path_gain(params.r_cloud, params) + jnp.log(draws.fade_ec),
             task=draws.task,
             cache=new_cache,
             t=t_next,
@@ -453,11 +457,11 @@ class CloudEdge(MultiAgentEnv):
         si, so, work = self.task_arrays(state.task, params)
         hit = cache_lib.lookup_many(state.cache, state.task.reshape(K, J)).reshape(N)
         bw, ln_noise = self.bandwidth(params), jnp.log(self.noise(params))
-        rx = params.p_ue * state.g_ue
-        r_up = rate(bw, jnp.log(rx) - ln_noise, params)
+        ln_rx = jnp.log(params.p_ue) + state.ln_g_ue
+        r_up = rate(bw, ln_rx - ln_noise, params)
         r_dn, r_ec, r_ce = self.link_rates(state, params)
         return {
-            "rx_power": rx,
+            "ln_rx_power": ln_rx,
             "t1_local": work / params.f_ue,
             "t1_edge": (1.0 - hit) * work / params.f_edge,
             "t21": si / r_up + so / r_dn,
@@ -471,7 +475,7 @@ class CloudEdge(MultiAgentEnv):
     def observations(self, state: State, params: Params) -> jax.Array:
         """float32[N, 7 + K]: scaled (U6) features, mask, one-hot edge id; zeros for padding."""
         lb = self.lower_bounds(state, params)
-        rx_dbm = 10.0 * jnp.log10(lb["rx_power"]) + 30.0
+        rx_dbm = lb["ln_rx_power"] / LN10_OVER_10 + 30.0
         feats = [(rx_dbm + 200.0) / 100.0] + [
             jnp.log1p(lb[name]) for name in ("t1_local", "t1_edge", "t21", "t1_cloud", "t22")
         ]
