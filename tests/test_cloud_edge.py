@@ -150,11 +150,11 @@ def test_cache_evicts_exactly_as_python_reference(policy, insert_if_fits):
     @jax.jit
     def run(items, sizes, active):
         def body(c, inp):
-            m, s, t, a = inp
-            c, hit = cl.access(c, m, s, t, capacity, policy, insert_if_fits, a)
+            m, s, a = inp
+            c, hit = cl.access(c, m, s, capacity, policy, insert_if_fits, a)
             return c, (c.item, hit, cl.used_kbit(c))
 
-        return jax.lax.scan(body, cl.empty((), slots), (items, sizes, jnp.arange(length), active))[1]
+        return jax.lax.scan(body, cl.empty((), slots), (items, sizes, active))[1]
 
     jax_items, jax_hits, used = np_tree(run(items, sizes, active))
     cache = (ref.LFUCache if policy == cl.LFU else ref.LRUCache)(capacity, slots, insert_if_fits)
@@ -180,8 +180,8 @@ def test_lfu_differs_from_lru_on_a_toy_stream():
     seq = jnp.array([0, 0, 0, 1, 2, 3], jnp.int32)
     ones = jnp.ones(6, jnp.int32)
     for policy, evicted in ((cl.LRU, 0), (cl.LFU, 1)):
-        c, _ = jax.jit(cl.access_sequence, static_argnums=(6, 7))(
-            cl.empty((), 3), seq, ones, jnp.arange(6), jnp.ones(6, bool), 3, policy, False)
+        c, _ = jax.jit(cl.access_sequence, static_argnums=(5, 6))(
+            cl.empty((), 3), seq, ones, jnp.ones(6, bool), 3, policy, False)
         kept = set(np.asarray(c.item).tolist())
         assert kept == {0, 1, 2, 3} - {evicted}, (policy, kept)
 
@@ -218,11 +218,11 @@ def _cache_scan(slots):
         @jax.jit
         def run(c, items, sizes, active, capacity, policy, insert_if_fits):
             def body(c, inp):
-                m, s, t, a = inp
-                c, _ = cl.access(c, m, s, t, capacity, policy, insert_if_fits, a)
+                m, s, a = inp
+                c, _ = cl.access(c, m, s, capacity, policy, insert_if_fits, a)
                 return c, (c.item, cl.used_kbit(c))
 
-            return jax.lax.scan(body, c, (items, sizes, jnp.arange(items.shape[0]), active))[1]
+            return jax.lax.scan(body, c, (items, sizes, active))[1]
 
         _SCANS[slots] = run
     return _SCANS[slots]

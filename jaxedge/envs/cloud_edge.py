@@ -406,12 +406,11 @@ class CloudEdge(MultiAgentEnv):
 
         # Cache update after the round: offloaded tasks in UE order per cell (A18).
         size = cache_lib.to_kbit(so).reshape(K, J)
-        clocks = state.t * J + jnp.arange(J, dtype=jnp.int32)
         capacity = cache_lib.capacity_kbit(params.cache_capacity)
 
         def update_cell(c, items, sizes, active):
             new, _ = cache_lib.access_sequence(
-                c, items, sizes, clocks, active, capacity, params.cache_policy, params.insert_if_fits
+                c, items, sizes, active, capacity, params.cache_policy, params.insert_if_fits
             )
             return new
 

@@ -1,9 +1,9 @@
 """Fixed-capacity result caches on edge servers, LRU and LFU, as arrays (seed 004 §2.6, (U1), A18).
 
-A cache is ``S`` slots (a static size). Slot ``s`` holds a task type ``item[s]`` (``-1`` = empty),
-its result size in kbit, the clock of its last access and its access count since insertion. The
-capacity constraint (U1) ``sum_m c^k(m) S_o^m <= S^k`` is enforced in integer kbit, and a cache also
-never holds more than ``S`` results (the array capacity).
+A cache is ``S`` slots (a static size). Slot ``s`` holds a task type (``-1`` = empty), its result
+size in kbit and its access count since insertion. The capacity constraint (U1)
+``sum_m c^k(m) S_o^m <= S^k`` is enforced in integer kbit, and a cache also never holds more than
+``S`` results (the array capacity).
 
 An *access* of task type ``m`` (an offloaded task, x in {1, 2}) is a hit when ``m`` is cached: its
 recency and count are refreshed. On a miss the result is inserted, evicting victims in priority
@@ -13,11 +13,11 @@ skipped; with ``insert_if_fits`` (the paper's literal "only when the current cac
 sufficient") nothing is evicted and a result is cached only if it fits as is.
 
 The slots are kept sorted by eviction priority: occupied slots first, the next victim in slot 0
-(LRU: by last access; LFU: by (count, last access)), empty slots (``item = -1``) last. An access
-is then O(S) with no data-dependent loop: a miss evicts the shortest prefix whose freed kbit (and
-slot) make room — exactly the reference's "evict the next victim while it does not fit" loop — and
-the accessed result is written at its sorted position with one gather. (A pairwise-rank version
-was O(S^2) per access and dominated the step.)
+(LRU: least recent first; LFU: by (count, recency)), empty slots last, so the position itself
+encodes recency and no clock is stored. An access is O(S) with no data-dependent loop: a miss
+evicts the shortest prefix whose freed kbit (and slot) make room — exactly the reference's "evict
+the next victim while it does not fit" loop — and the accessed result is written at its sorted
+position with one gather. (A pairwise-rank version was O(S^2) per access and dominated the step.)
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ KBIT = 1000.0  # cache sizes are accounted in whole kbit (int32), exact in float
 
 @struct.dataclass
 class Cache:
-    """One int32 array ``data[..., 4, S]``: rows item (-1 = empty), size (kbit), last access, count."""
+    """One int32 array ``data[..., 3, S]``: rows item (-1 = empty), size (kbit), count."""
 
     data: jax.Array
 
@@ -46,25 +46,21 @@ class Cache:
         return self.data[..., 1, :]
 
     @property
-    def last(self):  # clock of the last access
-        return self.data[..., 2, :]
-
-    @property
     def count(self):  # accesses since insertion (LFU frequency)
-        return self.data[..., 3, :]
+        return self.data[..., 2, :]
 
     @property
     def slots(self) -> int:
         return self.data.shape[-1]
 
 
-EMPTY_SLOT = (-1, 0, 0, 0)
+EMPTY_SLOT = (-1, 0, 0)
 
 
 def empty(shape, slots: int) -> Cache:
     """An empty cache (or an array of them with leading ``shape``)."""
     col = jnp.asarray(EMPTY_SLOT, jnp.int32)[:, None]
-    return Cache(data=jnp.broadcast_to(col, tuple(shape) + (4, slots)))
+    return Cache(data=jnp.broadcast_to(col, tuple(shape) + (3, slots)))
 
 
 def to_kbit(bits):
@@ -101,10 +97,10 @@ def _prefix_sum(x):
     return x
 
 
-def access(cache: Cache, m, size_kbit, clock, capacity, policy, insert_if_fits, active):
-    """One access of task type ``m`` (result ``size_kbit``) at time ``clock``: ``(cache, hit)``.
+def access(cache: Cache, m, size_kbit, capacity, policy, insert_if_fits, active):
+    """One access of task type ``m`` (result ``size_kbit``): ``(cache, hit)``.
 
-    One cache (``data[4, S]``). ``active=False`` leaves the cache unchanged (a local task).
+    One cache (``data[3, S]``). ``active=False`` leaves the cache unchanged (a local task).
     """
     slots = cache.slots
     idx = jnp.arange(slots, dtype=jnp.int32)
@@ -127,11 +123,14 @@ def access(cache: Cache, m, size_kbit, clock, capacity, policy, insert_if_fits, 
     insert = active & ~hit & (size_kbit <= capacity) & jnp.where(insert_if_fits, fits_as_is, True)
     e = jnp.where(insert, jnp.sum(evict, dtype=jnp.int32), 0)
     write = hit | insert
-
-    # Sorted position q of the accessed result among the n_kept results kept. LRU: last.
-    # LFU: after every kept key (c, t) <= (new_count, clock), i.e. every kept c <= new_count.
     n_kept = n - e - hit.astype(jnp.int32)
-    q_lfu = jnp.sum(present & (idx >= e) & (idx != p) & (count <= new_count), dtype=jnp.int32)
+
+    # Sorted position q of the accessed result among the n_kept kept. LRU: last (most recent).
+    # LFU: after every kept result with count <= new_count (they are older). Counts ascend along
+    # the slots, so with A = #{count <= new_count}: a hit moves past A - 1 others; a miss (new
+    # count 1) lands after the count-1 results that survived the evicted prefix, max(A - e, 0).
+    below = jnp.sum(present & (count <= new_count), dtype=jnp.int32)
+    q_lfu = jnp.where(hit, below - 1, jnp.maximum(below - e, 0))
     q = jnp.where(policy == LFU, q_lfu, n_kept)
 
     # One gather: slot i takes kept result i' (i' = i, or i - 1 past q) or, at q, the new one.
@@ -140,17 +139,17 @@ def access(cache: Cache, m, size_kbit, clock, capacity, policy, insert_if_fits, 
     src = jnp.minimum(src + (src >= p).astype(jnp.int32), slots - 1)
     fields = cache.data[:, src]
     new_vals = jnp.stack([jnp.asarray(m, jnp.int32), jnp.asarray(size_kbit, jnp.int32),
-                          jnp.asarray(clock, jnp.int32), new_count.astype(jnp.int32)])[:, None]
+                          new_count.astype(jnp.int32)])[:, None]
     empty_vals = jnp.asarray(EMPTY_SLOT, jnp.int32)[:, None]
     out = jnp.where(write & (idx == q), new_vals, jnp.where(shifted < n_kept, fields, empty_vals))
     return Cache(data=out), hit
 
 
-def access_sequence(cache: Cache, items, sizes_kbit, clocks, active, capacity, policy, insert_if_fits):
+def access_sequence(cache: Cache, items, sizes_kbit, active, capacity, policy, insert_if_fits):
     """Accesses ``items[j]`` in order j = 0, 1, ... (one cell's offloaded tasks in UE order, A18)."""
 
     def body(c, inputs):
-        m, s, t, a = inputs
-        return access(c, m, s, t, capacity, policy, insert_if_fits, a)
+        m, s, a = inputs
+        return access(c, m, s, capacity, policy, insert_if_fits, a)
 
-    return jax.lax.scan(body, cache, (items, sizes_kbit, clocks, active))
+    return jax.lax.scan(body, cache, (items, sizes_kbit, active))
