@@ -17,8 +17,10 @@ Rule: x is clipped to {0, 1, 2}, l to {0..L-1}; a, b: NaN -> 0, +inf -> 1, then 
 [min_ratio, 1] (the open interval (0, 1], spec A7). Padding UEs' actions are ignored.
 
 Observation ``float32[N, 7 + n_cells]``: the six local features (14)/(U6) — received power
-P_UE |h|^2 as (dBm + 200)/100 (positive, O(1)), then log(1 + T/1 s) of T*_1(0), T*_1(1) (cache-aware), T*_21(1),
-T*_1(2), T*_22(2) — then the active mask and the one-hot edge id (the paper's position embedding).
+P_UE |h|^2 as (dBm + 200)/100 (positive, O(1)), then log(1 + T / 1 s) of T*_1(0), T*_1(1)
+(cache-aware), T*_21(1), T*_1(2), T*_22(2) — then the active mask and the one-hot edge id (the
+paper's position embedding). Fixed scaling instead of §4.2's running standardisation (which belongs
+to a learner); no within-cell index (A24, faithful), so look-alike UEs cannot de-collide alone.
 
 Reward: the shared team reward -(w1 T_t + w2 sum_n E_n) ((13), (23), (27)) for every agent slot;
 ``info["vector_reward"]`` is the vector reward (17) as ``float32[N, 2]`` = (-w1 tau_n, -w2 E_n)
@@ -56,6 +58,9 @@ Gaps filled and deviations (seed_004_spec.md §9, resolutions A1-A26; [G] defaul
 * A19 episodes: N_k ~ U{ue_min..ue_max} per active edge, positions and types drawn at reset, static
   within the episode; episodes last 600 rounds (Table II), truncation only.
 * ``rate_floor`` (bit/s, default 0 = literal) optionally bounds every rate from below (§6.4).
+* Channel gains are kept as ln |h|^2 (float32-safe, identical eager and jitted); A26's typos are
+  read as the spec says (b_n^k = b_t^n, S^k = S_k). A5-A14 and A20-A23 concern the learners, not
+  the env.
 * w1 = 1 /s, w2 = 0.5 /J (§6.4). Metrics: ``round_time`` T_t, ``energy`` per active UE, ``cost``
   w1 T_t + w2 sum E, ``cache_hit_ratio`` over offloaded tasks, ``collision_ratio`` (transmitting UEs
   sharing their channel with another transmitting UE of the cell), offload shares, cache fill.
