@@ -58,7 +58,10 @@ Gaps filled and deviations (seed_004_spec.md §9, resolutions A1-A26; [G] defaul
 * A19 episodes: N_k ~ U{ue_min..ue_max} per active edge, positions and types drawn at reset, static
   within the episode; episodes last 600 rounds (Table II), truncation only.
 * ``rate_floor`` (bit/s, default 0 = literal) optionally bounds every rate from below (§6.4).
-* Channel gains are kept as ln |h|^2 (float32-safe, identical eager and jitted); A26's typos are
+* The state keeps what only changes when a round's tasks and gains are drawn: the tasks' sizes and
+  the interference-free rates of (4), computed with the params of that call (changing powers,
+  bandwidth or the catalogue mid-episode takes effect from the next round). Channel gains are kept
+  as ln |h|^2 (float32-safe, identical eager and jitted); A26's typos are
   read as the spec says (b_n^k = b_t^n, S^k = S_k). A5-A14 and A20-A23 concern the learners, not
   the env.
 * w1 = 1 /s, w2 = 0.5 /J (§6.4). Metrics: ``round_time`` T_t, ``energy`` per active UE, ``cost``
@@ -164,7 +167,12 @@ class State:
     ln_g_ue_mean: jax.Array  # (N,) ln path gain UE <-> own edge (log domain: no float32 underflow)
     ln_g_ue: jax.Array  # (N,) this round's ln |h(k, n)|^2
     ln_g_ec: jax.Array  # (K,) this round's ln |h(k, c)|^2 (edge <-> cloud)
+    r_up0: jax.Array  # (N,) interference-free uplink rate at a = 1 (eq. 4; feature T*_21)
+    r_dn: jax.Array  # (N,) downlink R(k, n) (eq. 4)
+    r_ec: jax.Array  # (K,) edge -> cloud R(k, c) (eq. 4)
+    r_ce: jax.Array  # (K,) cloud -> edge R(c, k) (eq. 4)
     task: jax.Array  # (N,) int32 task type of this round
+    task_sizes: jax.Array  # (N, 3) its S_i (bit), S_o (bit), S_i C (cycles), looked up once per round
     cache: cache_lib.Cache  # (K, S) edge result caches
     t: jax.Array  # int32 round within the episode
 
@@ -300,13 +308,24 @@ class CloudEdge(MultiAgentEnv):
         return EpisodeDraws(n_ues=n_ues, dist=dist, ue_type=ue_type)
 
     def sample_step(self, key, params, ue_type) -> StepDraws:
-        """Next tasks (inverse CDF of the UE type's popularity) and fading, from one uniform draw."""
+        """Next tasks (inverse CDF of the UE type's popularity) and fading factors.
+
+        One uniform draw: N for the tasks, plus N + K for the fading only when ``rayleigh`` (a
+        ``lax.cond``, so the default no-fading round draws less than half the random numbers).
+        """
         k, n = self.n_cells, self.num_agents
-        u = jax.random.uniform(key, (2 * n + k,))
+
+        def with_fading(key):
+            u = jax.random.uniform(key, (2 * n + k,))
+            fade = jnp.maximum(-jnp.log1p(-u[n:]), params.fading_floor)  # |h|^2 ~ Exp(1), floored
+            return u[:n], fade
+
+        def without_fading(key):
+            return jax.random.uniform(key, (n,)), jnp.ones((n + k,), jnp.float32)
+
+        u, fade = jax.lax.cond(params.rayleigh, with_fading, without_fading, key)
         cdf = jnp.cumsum(jnp.asarray(params.popularity, jnp.float32), axis=1)
-        task = tasks.sample_categorical_rows(cdf, ue_type, u[:n])
-        exp = -jnp.log1p(-u[n:])  # |h|^2 ~ Exp(1)
-        fade = jnp.where(params.rayleigh, jnp.maximum(exp, params.fading_floor), 1.0)
+        task = tasks.sample_categorical_rows(cdf, ue_type, u)
         return StepDraws(task=task, fade_ue=fade[:n], fade_ec=fade[n:])
 
     # ---- reset / step ---------------------------------------------------------------------------
@@ -325,13 +344,17 @@ class CloudEdge(MultiAgentEnv):
         mask = (cell < params.n_edges) & (j < ep.n_ues[cell])
         ln_g_ue_mean = log_path_gain(ep.dist, params)
         ln_g_ec_mean = log_path_gain(params.r_cloud, params)
+        ln_g_ue = ln_g_ue_mean + jnp.log(draws.fade_ue)
+        ln_g_ec = ln_g_ec_mean + jnp.log(draws.fade_ec)
         return State(
             mask=mask,
             ue_type=ep.ue_type,
             ln_g_ue_mean=ln_g_ue_mean,
-            ln_g_ue=ln_g_ue_mean + jnp.log(draws.fade_ue),
-            ln_g_ec=ln_g_ec_mean + jnp.log(draws.fade_ec),
+            ln_g_ue=ln_g_ue,
+            ln_g_ec=ln_g_ec,
+            **self.link_rates(ln_g_ue, ln_g_ec, params),
             task=draws.task,
+            task_sizes=self.task_sizes(draws.task, params),
             cache=cache_lib.empty((self.n_cells,), self.cache_slots),
             t=jnp.zeros((), jnp.int32),
         )
@@ -345,20 +368,29 @@ class CloudEdge(MultiAgentEnv):
         ratios = jnp.clip(ratios, params.min_ratio, 1.0)
         return x, l, ratios[:, 0], ratios[:, 1]
 
-    def task_arrays(self, task, params):
-        si = jnp.asarray(params.task_si, jnp.float32)[task]
-        so = jnp.asarray(params.task_so, jnp.float32)[task]
-        c = jnp.asarray(params.task_c, jnp.float32)[task]
-        return si, so, si * c
+    def task_sizes(self, task, params):
+        """(N, 3): S_i, S_o and the cycles S_i C of each UE's task (one packed gather, §2.4)."""
+        si = jnp.asarray(params.task_si, jnp.float32)
+        table = jnp.stack([si, jnp.asarray(params.task_so, jnp.float32), si * jnp.asarray(params.task_c, jnp.float32)], -1)
+        return table[task]
 
-    def link_rates(self, state: State, params: Params):
-        """Interference-free downlink R(k,n), edge->cloud R(k,c), cloud->edge R(c,k) per UE (eq. 4)."""
+    @staticmethod
+    def task_arrays(state):
+        return state.task_sizes[:, 0], state.task_sizes[:, 1], state.task_sizes[:, 2]
+
+    def link_rates(self, ln_g_ue, ln_g_ec, params: Params) -> dict:
+        """Interference-free rates of (4), computed once when a round's gains are drawn (with that
+        call's params) and kept in the state: the a = 1 uplink, R(k,n), R(k,c), R(c,k)."""
         bw, ln_noise = self.bandwidth(params), jnp.log(self.noise(params))
-        ln_g_ec = jnp.repeat(state.ln_g_ec, self.ues_per_cell, total_repeat_length=self.num_agents)
-        r_dn = rate(bw, jnp.log(params.p_edge) + state.ln_g_ue - ln_noise, params)
-        r_ec = rate(bw, jnp.log(params.p_edge) + ln_g_ec - ln_noise, params)
-        r_ce = rate(bw, jnp.log(params.p_cloud) + ln_g_ec - ln_noise, params)
-        return r_dn, r_ec, r_ce
+        return {
+            "r_up0": rate(bw, jnp.log(params.p_ue) + ln_g_ue - ln_noise, params),
+            "r_dn": rate(bw, jnp.log(params.p_edge) + ln_g_ue - ln_noise, params),
+            "r_ec": rate(bw, jnp.log(params.p_edge) + ln_g_ec - ln_noise, params),
+            "r_ce": rate(bw, jnp.log(params.p_cloud) + ln_g_ec - ln_noise, params),
+        }
+
+    def per_ue(self, per_cell):
+        return jnp.repeat(per_cell, self.ues_per_cell, total_repeat_length=self.num_agents)
 
     def transition(self, state: State, action: spaces.HybridAction, draws: StepDraws, params: Params):
         """Deterministic round given this round's draws: what the NumPy reference mirrors."""
@@ -367,7 +399,7 @@ class CloudEdge(MultiAgentEnv):
         mask = state.mask
         loc, off1, off2 = mask & (x == 0), mask & (x == 1), mask & (x == 2)
         tx = off1 | off2
-        si, so, work = self.task_arrays(state.task, params)
+        si, so, work = self.task_arrays(state)
         hit = cache_lib.lookup_many(state.cache, state.task.reshape(K, J)).reshape(N)  # c^k(m) at round start
 
         # Uplink SINR with same-cell same-channel interference (eqs. 4-5 / U2, A15).
@@ -380,7 +412,7 @@ class CloudEdge(MultiAgentEnv):
         same = (lc[:, :, None] == lc[:, None, :]) & ~np.eye(J, dtype=bool)  # [k, n, m]
         interference = jnp.sum(jnp.where(same, contrib.reshape(K, 1, J), 0.0), axis=-1).reshape(N)  # eq. 5
         r_up = rate(bw, jnp.log(p_tx) + state.ln_g_ue - jnp.log(noise + interference), params)  # eq. 4
-        r_dn, r_ec, r_ce = self.link_rates(state, params)  # eq. 4
+        r_dn, r_ec, r_ce = state.r_dn, self.per_ue(state.r_ec), self.per_ue(state.r_ce)  # eq. 4
 
         # Computation (eq. 2) and energy (eqs. 3, 6, 7).
         f_loc = b * params.f_ue
@@ -442,10 +474,14 @@ class CloudEdge(MultiAgentEnv):
         metrics = {k: v.astype(jnp.float32) for k, v in metrics.items()}
 
         t_next = state.t + 1
+        ln_g_ue = state.ln_g_ue_mean + jnp.log(draws.fade_ue)
+        ln_g_ec = log_path_gain(params.r_cloud, params) + jnp.log(draws.fade_ec)
         next_state = state.replace(
-            ln_g_ue=state.ln_g_ue_mean + jnp.log(draws.fade_ue),
-            ln_g_ec=log_path_gain(params.r_cloud, params) + jnp.log(draws.fade_ec),
+            ln_g_ue=ln_g_ue,
+            ln_g_ec=ln_g_ec,
+            **self.link_rates(ln_g_ue, ln_g_ec, params),
             task=draws.task,
+            task_sizes=self.task_sizes(draws.task, params),
             cache=new_cache,
             t=t_next,
         )
@@ -458,12 +494,11 @@ class CloudEdge(MultiAgentEnv):
     def lower_bounds(self, state: State, params: Params) -> dict:
         """(14)/(U6): P_UE|h|^2 and the interference- and queue-free times with a = b = 1."""
         K, J, N = self.n_cells, self.ues_per_cell, self.num_agents
-        si, so, work = self.task_arrays(state.task, params)
+        si, so, work = self.task_arrays(state)
         hit = cache_lib.lookup_many(state.cache, state.task.reshape(K, J)).reshape(N)
-        bw, ln_noise = self.bandwidth(params), jnp.log(self.noise(params))
         ln_rx = jnp.log(params.p_ue) + state.ln_g_ue
-        r_up = rate(bw, ln_rx - ln_noise, params)
-        r_dn, r_ec, r_ce = self.link_rates(state, params)
+        r_up, r_dn = state.r_up0, state.r_dn
+        r_ec, r_ce = self.per_ue(state.r_ec), self.per_ue(state.r_ce)
         return {
             "ln_rx_power": ln_rx,
             "t1_local": work / params.f_ue,
