@@ -72,6 +72,7 @@ Gaps filled and deviations (seed_004_spec.md §9, resolutions A1-A26; [G] defaul
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -296,6 +297,7 @@ class CloudEdge(MultiAgentEnv):
         return params.noise_psd * self.bandwidth(params)  # sigma^2 (§6.4)
 
     # ---- randomness -----------------------------------------------------------------------------
+    @partial(jax.jit, static_argnums=0)  # eager calls hit a compiled cache (gymnax style)
     def sample_episode(self, key, params) -> EpisodeDraws:
         """N_k, distances and UE types from one uniform draw."""
         k, n = self.n_cells, self.num_agents
@@ -307,6 +309,7 @@ class CloudEdge(MultiAgentEnv):
         ue_type = jnp.minimum(jnp.floor(u[k + n :] * n_types).astype(jnp.int32), n_types - 1)
         return EpisodeDraws(n_ues=n_ues, dist=dist, ue_type=ue_type)
 
+    @partial(jax.jit, static_argnums=0)  # eager calls hit a compiled cache (gymnax style)
     def sample_step(self, key, params, ue_type) -> StepDraws:
         """Next tasks (inverse CDF of the UE type's popularity) and fading factors.
 
@@ -338,6 +341,7 @@ class CloudEdge(MultiAgentEnv):
     def step_env(self, key, state: State, action: spaces.HybridAction, params: Params):
         return self.transition(state, action, self.sample_step(key, params, state.ue_type), params)
 
+    @partial(jax.jit, static_argnums=0)  # eager calls hit a compiled cache (gymnax style)
     def initial_state(self, ep: EpisodeDraws, draws: StepDraws, params: Params) -> State:
         j = np.tile(np.arange(self.ues_per_cell), self.n_cells)
         cell = self.cell_of()
@@ -392,6 +396,7 @@ class CloudEdge(MultiAgentEnv):
     def per_ue(self, per_cell):
         return jnp.repeat(per_cell, self.ues_per_cell, total_repeat_length=self.num_agents)
 
+    @partial(jax.jit, static_argnums=0)  # eager calls hit a compiled cache (gymnax style)
     def transition(self, state: State, action: spaces.HybridAction, draws: StepDraws, params: Params):
         """Deterministic round given this round's draws: what the NumPy reference mirrors."""
         K, J, N = self.n_cells, self.ues_per_cell, self.num_agents
@@ -511,6 +516,7 @@ class CloudEdge(MultiAgentEnv):
             "e_up": params.p_ue * si / r_up,
         }
 
+    @partial(jax.jit, static_argnums=0)  # eager calls hit a compiled cache (gymnax style)
     def observations(self, state: State, params: Params) -> jax.Array:
         """float32[N, 7 + K]: scaled (U6) features, mask, one-hot edge id; zeros for padding."""
         lb = self.lower_bounds(state, params)
