@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxedge import spaces
+from jaxedge.envs import cloud_edge as ced
 from jaxedge.envs import collab_edge as ce
 from jaxedge.envs import dt_inference as dti
 from jaxedge.envs import slicing as sl
@@ -458,6 +459,95 @@ def v2x_greedy(env: v2x.V2X) -> Policy:
 
 
 # ================================================================================================
+# cloud_edge (seed 004)
+# ================================================================================================
+def _cld_action(env: ced.CloudEdge, x, channel, a=1.0, b=1.0) -> spaces.HybridAction:
+    n = env.num_agents
+    disc = jnp.stack([jnp.broadcast_to(x, (n,)), jnp.broadcast_to(channel, (n,))], -1).astype(jnp.int32)
+    cont = jnp.stack([jnp.broadcast_to(a, (n,)), jnp.broadcast_to(b, (n,))], -1).astype(jnp.float32)
+    return spaces.HybridAction(disc, cont)
+
+
+def _cld_random_channels(env: ced.CloudEdge, key):
+    return jax.random.randint(key, (env.num_agents,), 0, env.n_channels)
+
+
+def _cld_distinct_channels(env: ced.CloudEdge, key, transmitting):
+    """Channel de-collision: the transmitting UEs of a cell take channels offset + 0, 1, 2, ... (mod L)
+    from a random per-cell offset, so no two of them share one while a cell has <= L transmitters."""
+    k, j, l = env.n_cells, env.ues_per_cell, env.n_channels
+    tx = transmitting.reshape(k, j).astype(jnp.int32)
+    rank = jnp.cumsum(tx, axis=1) - tx
+    offset = jax.random.randint(key, (k, 1), 0, l)
+    return ((rank + offset) % l).reshape(-1)
+
+
+def _cld_fixed(x_value: int, distinct: bool = True):
+    def make(env: ced.CloudEdge) -> Policy:
+        def policy(key, obs, state, params):
+            x = jnp.full((env.num_agents,), x_value, jnp.int32)
+            channel = _cld_distinct_channels(env, key, state.mask & (x > 0)) if distinct else (
+                _cld_random_channels(env, key))
+            return _cld_action(env, x, channel)
+
+        return policy
+
+    return make
+
+
+cld_local = _cld_fixed(0)
+cld_local.__doc__ = "All-local at full CPU (x = 0, b = 1)."
+cld_edge = _cld_fixed(1)
+cld_edge.__doc__ = "All-edge at full power with distinct channels per cell (spec §10.2)."
+cld_cloud = _cld_fixed(2)
+cld_cloud.__doc__ = "All-cloud at full power with distinct channels per cell (spec §10.2)."
+
+
+def _cld_greedy_choice(env: ced.CloudEdge, state, params):
+    """Per-UE myopic choice of x from its own lower bounds (14)/(U6) (no interference, no queues).
+
+    Local runs at the b minimising w1 W/(b F) + w2 kappa W (b F)^2, i.e. b = (w1 / (2 w2 kappa F^3))^(1/3);
+    offloading at a = 1. The cost of x is w1 (its lower-bound time) + w2 (its energy); a cloud task's
+    time counts T*_21 only under ``exec_time_fixed``, as the env's round time does (A16).
+    """
+    lb = env.lower_bounds(state, params)
+    b = jnp.clip(
+        jnp.cbrt(params.w_time / jnp.maximum(2.0 * params.w_energy * params.kappa * params.f_ue**3, 1e-30)),
+        params.min_ratio, 1.0,
+    )
+    cost_local = params.w_time * lb["t1_local"] / b + params.w_energy * lb["e_local"] * b**2
+    cost_edge = params.w_time * (lb["t1_edge"] + lb["t21"]) + params.w_energy * lb["e_up"]
+    cloud_time = lb["t1_cloud"] + lb["t22"] + jnp.where(params.exec_time_fixed, lb["t21"], 0.0)
+    cost_cloud = params.w_time * cloud_time + params.w_energy * lb["e_up"]
+    x = jnp.argmin(jnp.stack([cost_local, cost_edge, cost_cloud], -1), axis=-1).astype(jnp.int32)
+    return x, b
+
+
+def cld_greedy(env: ced.CloudEdge) -> Policy:
+    """Greedy: each UE takes its best x by its own lower bounds, with a uniformly random channel.
+
+    Reads the UE's own quantities from ``state`` (its observation, unscaled, plus its upload energy).
+    """
+
+    def policy(key, obs, state, params):
+        x, b = _cld_greedy_choice(env, state, params)
+        return _cld_action(env, x, _cld_random_channels(env, key), 1.0, b)
+
+    return policy
+
+
+def cld_greedy_decollide(env: ced.CloudEdge) -> Policy:
+    """Greedy x as `cld_greedy`, then channel de-collision: distinct channels for the cell's transmitters."""
+
+    def policy(key, obs, state, params):
+        x, b = _cld_greedy_choice(env, state, params)
+        channel = _cld_distinct_channels(env, key, state.mask & (x > 0))
+        return _cld_action(env, x, channel, 1.0, b)
+
+    return policy
+
+
+# ================================================================================================
 # Registry
 # ================================================================================================
 HEURISTICS: dict[str, dict[str, Callable]] = {
@@ -487,6 +577,14 @@ HEURISTICS: dict[str, dict[str, Callable]] = {
         "amcs": v2x_amcs,
         "greedy": v2x_greedy,
     },
+    "cloud_edge": {
+        "random": random_policy,
+        "local": cld_local,
+        "edge": cld_edge,
+        "cloud": cld_cloud,
+        "greedy": cld_greedy,
+        "greedy_decollide": cld_greedy_decollide,
+    },
 }
 
 # Policies `scripts/evaluate.py` runs by default (oracles only on request: they are exponential).
@@ -495,6 +593,7 @@ DEFAULT_EVAL = {
     "collab_edge": ("random", "round_robin", "least_loaded", "greedy_oracle"),
     "slicing": ("random", "equal", "proportional", "obs_oracle", "oracle"),
     "v2x": ("alcs", "rocs", "amcs", "greedy"),
+    "cloud_edge": ("random", "local", "edge", "cloud", "greedy", "greedy_decollide"),
 }
 
 

@@ -43,6 +43,13 @@ BENCH_ENVS = {
     "collab_edge": dict(n_servers=10, max_tasks=100, per_task=False),
     "slicing": dict(n_aps=4, max_users=20),
     "v2x": dict(n_vehicles=10, n_servers=3),
+    "cloud_edge": dict(n_cells=5, ues_per_cell=6, n_channels=8, cache_slots=16),  # S1 preset, LRU
+    "cloud_edge_lfu": dict(n_cells=5, ues_per_cell=6, n_channels=8, cache_slots=16),  # S1, LFU
+}
+# benchmark row name -> (registered env, Params overrides) for rows that differ from the env's
+# default_params (rows not listed: the env of that name with its default_params)
+BENCH_VARIANTS = {
+    "cloud_edge_lfu": ("cloud_edge", dict(cache_policy=1)),
 }
 
 
@@ -104,9 +111,10 @@ def run(env_names, num_envs_list, min_seconds, loop_envs, steps_per_call, impls)
     rows = []
     device = device_name()
     for name in env_names:
-        env = jaxedge.make(name, **BENCH_ENVS[name])
-        params = env.default_params
-        reference = importlib.import_module(f"jaxedge.reference.{name}")
+        env_name, overrides = BENCH_VARIANTS.get(name, (name, {}))
+        env = jaxedge.make(env_name, **BENCH_ENVS[name])
+        params = env.default_params.replace(**overrides)
+        reference = importlib.import_module(f"jaxedge.reference.{env_name}")
         for num_envs in num_envs_list:
             measured = {}
             if "jax" in impls:

@@ -21,6 +21,7 @@ _REGISTRY = {
     "collab_edge": ("jaxedge.envs.collab_edge", "CollabEdge", "003"),
     "slicing": ("jaxedge.envs.slicing", "Slicing", "001"),
     "v2x": ("jaxedge.envs.v2x", "V2X", "002"),
+    "cloud_edge": ("jaxedge.envs.cloud_edge", "CloudEdge", "004"),
 }
 
 

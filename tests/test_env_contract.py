@@ -19,6 +19,7 @@ SMALL_SIZES = {
     "collab_edge": dict(n_servers=3, max_tasks=4),
     "slicing": dict(n_aps=2, max_users=6),
     "v2x": dict(n_vehicles=3, n_servers=2),
+    "cloud_edge": dict(n_cells=2, ues_per_cell=3, n_channels=2, cache_slots=4),
 }
 # Agent-steps each env's long random rollout must cover.
 LONG_ROLLOUT_AGENT_STEPS = 1_000_000

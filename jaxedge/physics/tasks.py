@@ -50,3 +50,48 @@ def medmnist_cycles_and_bits(task_type, cycles_per_flop, image_side):
     flops = jnp.asarray(MEDMNIST_FLOPS)[task_type]
     channels = jnp.asarray(MEDMNIST_CHANNELS)[task_type]
     return task_cycles(flops, cycles_per_flop), task_bits(channels, image_side)
+
+
+# ------------------------------------------------------------------------------------------------
+# Seed 004: task-type catalogue (S_i, S_o, C) and UE-type arrival distributions (spec §2.4, §6.1)
+# ------------------------------------------------------------------------------------------------
+def uniform_catalogue(n_types, si_range, so_range, c_range, seed=4):
+    """M task types (S_i bit, S_o bit, C cycles/bit) drawn once, uniformly, from Table I's ranges.
+
+    Sizes are rounded to whole kbit and C to whole cycles, so every value is exact in float32 and the
+    cache accounting (kbit) is identical in JAX and NumPy (seed 004 Table I, [G] uniform per type).
+    """
+    rng = np.random.default_rng(seed)
+    s_i = np.round(rng.uniform(*si_range, n_types) / 1e3) * 1e3
+    s_o = np.round(rng.uniform(*so_range, n_types) / 1e3) * 1e3
+    c = np.round(rng.uniform(*c_range, n_types))
+    return s_i.astype(np.float32), s_o.astype(np.float32), c.astype(np.float32)
+
+
+def zipf_popularity(n_ue_types, n_types, exponent, seed=4):
+    """[U, M] task-type probabilities: Zipf(exponent) over a per-UE-type random permutation (seed 004 §2.4 [G])."""
+    rng = np.random.default_rng(seed + 1)
+    weights = (np.arange(n_types) + 1.0) ** -float(exponent)
+    rows = [weights[np.argsort(rng.permutation(n_types))] for _ in range(n_ue_types)]
+    pop = np.stack(rows)
+    return (pop / pop.sum(1, keepdims=True)).astype(np.float32)
+
+
+def sample_categorical_rows(cdf, rows, u):
+    """Inverse-CDF draw: first m with cdf[rows, m] >= u cdf[rows, -1], by an unrolled binary search.
+
+    ``cdf`` is ``[R, M]`` (non-decreasing rows), ``rows`` and ``u`` are ``[N]``; ceil(log2(M+1))
+    gathers per draw instead of an [N, M] comparison (seed 004 §2.4 task arrivals).
+    """
+    n_rows, m = cdf.shape
+    flat = cdf.reshape(-1)
+    target = u * cdf[rows, m - 1]
+    base = rows * m
+    lo = jnp.zeros_like(rows)
+    hi = jnp.full_like(rows, m - 1)
+    for _ in range(int(np.ceil(np.log2(m))) if m > 1 else 0):
+        mid = (lo + hi) // 2
+        go_right = flat[base + mid] < target
+        lo = jnp.where(go_right, mid + 1, lo)
+        hi = jnp.where(go_right, hi, mid)
+    return lo
