@@ -198,69 +198,6 @@ def ce_round_robin(env: ce.CollabEdge) -> Policy:
         shape = (1,) if env.per_task else (1, env.max_tasks)
         offsets = jnp.arange(shape[-1]).reshape(shape)
         return ((state.tasks_done + offsets) % env.n_servers).astype(jnp.int32)
-# slicing (seed 001)
-# ================================================================================================
-def _largest_remainder(weights, n_units, n_slices):
-    """Split ``n_units`` into ``n_slices`` positive integer parts ~ proportional to ``weights``.
-
-    Every slice gets one unit; the remaining ``n_units - I`` go by the largest-remainder (Hamilton)
-    method. All-zero weights give the (largest-remainder) equal split. Works on ``[..., I]``.
-    """
-    weights = jnp.maximum(jnp.asarray(weights, jnp.float32), 0.0)
-    total = weights.sum(-1, keepdims=True)
-    weights = jnp.where(total > 0, weights, 1.0)
-    spare = n_units - n_slices
-    quota = spare * weights / weights.sum(-1, keepdims=True)
-    base = jnp.floor(quota).astype(jnp.int32)
-    left = spare - base.sum(-1, keepdims=True)
-    # rank of each remainder (0 = largest; ties go to the lower slice index)
-    order = jnp.argsort(-(quota - base), axis=-1, stable=True)
-    rank = jnp.argsort(order, axis=-1)
-    return 1 + base + (rank < left).astype(jnp.int32)
-
-
-def _slicing_split(env, weights_b, weights_c):
-    unit = env.unit
-    f_b = unit * _largest_remainder(weights_b, env.n_bw_blocks // unit, env.n_slices)
-    f_c = unit * _largest_remainder(weights_c, env.n_cpu_blocks // unit, env.n_slices)
-    return env.encode_action(f_b, f_c)
-
-
-def slicing_equal(env: sl.Slicing) -> Policy:
-    """Equal split of both resources, (6, 6, 6 | 6, 6, 6) at the defaults (spec §8)."""
-    ones = np.ones(env.n_slices, np.float32)
-    action = int(_slicing_split(env, ones, ones))
-
-    def policy(key, obs, state, params):
-        return jnp.full((env.n_aps,), action, jnp.int32)
-# v2x (seed 002). AMCS / ROCS / greedy read vehicle positions from ``state`` (the geometry the
-# observation encodes) so their routing and equal shares match the env's exactly.
-# ================================================================================================
-def _v2x_later_counts(onehot):
-    """Per agent i and node j: how many agents k >= i use node j (rows are one-hot or zero)."""
-    return jnp.cumsum(onehot[::-1], axis=0)[::-1]
-
-
-def _v2x_equal_share(env: v2x.V2X, target, state, params):
-    """Spec §6 AMCS allocation in the twin's remaining-fraction form: the k-th of n users of a node
-    takes 1 / (n - k) of what remains, i.e. an exact equal share of the slot-start capacity; p = p_max.
-    """
-    dist = v2x.distances(state.pos, params.es_pos, params.d_min)
-    on_cpu, _, on_bw, _ = v2x.routing(target, dist, params, env.n_servers)
-    left_cpu = jnp.sum(_v2x_later_counts(on_cpu) * on_cpu, -1)
-    left_bw = jnp.sum(_v2x_later_counts(on_bw) * on_bw, -1)
-    frac = jnp.stack([
-        jnp.ones_like(left_cpu), 1.0 / jnp.maximum(left_cpu, 1.0), 1.0 / jnp.maximum(left_bw, 1.0)
-    ], axis=-1)
-    return spaces.HybridAction(target.astype(jnp.int32), frac)
-
-
-def v2x_alcs(env: v2x.V2X) -> Policy:
-    """ALCS (spec §6): every task computed locally at F_loc."""
-
-    def policy(key, obs, state, params):
-        m = env.n_vehicles
-        return spaces.HybridAction(jnp.zeros((m,), jnp.int32), jnp.ones((m, 3)))
 
     return policy
 
@@ -307,6 +244,48 @@ def ce_greedy_oracle(env: ce.CollabEdge) -> Policy:
         return queues.service_delay(bits, params.rate, cycles, params.freq, wait)
 
     return _ce_sequential(env, score)
+
+
+# ================================================================================================
+# slicing (seed 001)
+# ================================================================================================
+def _largest_remainder(weights, n_units, n_slices):
+    """Split ``n_units`` into ``n_slices`` positive integer parts ~ proportional to ``weights``.
+
+    Every slice gets one unit; the remaining ``n_units - I`` go by the largest-remainder (Hamilton)
+    method. All-zero weights give the (largest-remainder) equal split. Works on ``[..., I]``.
+    """
+    weights = jnp.maximum(jnp.asarray(weights, jnp.float32), 0.0)
+    total = weights.sum(-1, keepdims=True)
+    weights = jnp.where(total > 0, weights, 1.0)
+    spare = n_units - n_slices
+    quota = spare * weights / weights.sum(-1, keepdims=True)
+    base = jnp.floor(quota).astype(jnp.int32)
+    left = spare - base.sum(-1, keepdims=True)
+    # rank of each remainder (0 = largest; ties go to the lower slice index)
+    order = jnp.argsort(-(quota - base), axis=-1, stable=True)
+    rank = jnp.argsort(order, axis=-1)
+    return 1 + base + (rank < left).astype(jnp.int32)
+
+
+def _slicing_split(env, weights_b, weights_c):
+    unit = env.unit
+    f_b = unit * _largest_remainder(weights_b, env.n_bw_blocks // unit, env.n_slices)
+    f_c = unit * _largest_remainder(weights_c, env.n_cpu_blocks // unit, env.n_slices)
+    return env.encode_action(f_b, f_c)
+
+
+def slicing_equal(env: sl.Slicing) -> Policy:
+    """Equal split of both resources, (6, 6, 6 | 6, 6, 6) at the defaults (spec §8)."""
+    ones = np.ones(env.n_slices, np.float32)
+    action = int(_slicing_split(env, ones, ones))
+
+    def policy(key, obs, state, params):
+        return jnp.full((env.n_aps,), action, jnp.int32)
+
+    return policy
+
+
 def slicing_proportional(env: sl.Slicing) -> Policy:
     """Demand-proportional split from the AP's own observation (spec §8): bandwidth blocks
     proportional to the slice data n_i x_i, compute blocks to the slice cycles n_i s_i, each
@@ -383,6 +362,43 @@ def slicing_oracle(env: sl.Slicing) -> Policy:
         k = jnp.stack(shares[::-1])  # (B,)
         masked = jnp.where(sat_i >= k[:, None], delay, jnp.inf)
         return jnp.argmin(masked, axis=1).astype(jnp.int32)
+
+    return policy
+
+
+# ================================================================================================
+# v2x (seed 002). AMCS / ROCS / greedy read vehicle positions from ``state`` (the geometry the
+# observation encodes) so their routing and equal shares match the env's exactly.
+# ================================================================================================
+def _v2x_later_counts(onehot):
+    """Per agent i and node j: how many agents k >= i use node j (rows are one-hot or zero)."""
+    return jnp.cumsum(onehot[::-1], axis=0)[::-1]
+
+
+def _v2x_equal_share(env: v2x.V2X, target, state, params):
+    """Spec §6 AMCS allocation in the twin's remaining-fraction form: the k-th of n users of a node
+    takes 1 / (n - k) of what remains, i.e. an exact equal share of the slot-start capacity; p = p_max.
+    """
+    dist = v2x.distances(state.pos, params.es_pos, params.d_min)
+    on_cpu, _, on_bw, _ = v2x.routing(target, dist, params, env.n_servers)
+    left_cpu = jnp.sum(_v2x_later_counts(on_cpu) * on_cpu, -1)
+    left_bw = jnp.sum(_v2x_later_counts(on_bw) * on_bw, -1)
+    frac = jnp.stack([
+        jnp.ones_like(left_cpu), 1.0 / jnp.maximum(left_cpu, 1.0), 1.0 / jnp.maximum(left_bw, 1.0)
+    ], axis=-1)
+    return spaces.HybridAction(target.astype(jnp.int32), frac)
+
+
+def v2x_alcs(env: v2x.V2X) -> Policy:
+    """ALCS (spec §6): every task computed locally at F_loc."""
+
+    def policy(key, obs, state, params):
+        m = env.n_vehicles
+        return spaces.HybridAction(jnp.zeros((m,), jnp.int32), jnp.ones((m, 3)))
+
+    return policy
+
+
 def v2x_amcs(env: v2x.V2X) -> Policy:
     """AMCS (spec §6): every task to its nearest ES at p_max, equal shares of CPU and bandwidth."""
 
