@@ -18,6 +18,8 @@ from collections import Counter, OrderedDict
 
 import numpy as np
 
+from jaxedge.reference.common import reset_finished
+
 LN2 = math.log(2.0)
 
 
@@ -551,13 +553,7 @@ def batched_runner(env, params, num_envs, rng):
         discrete, continuous = _random_action(rng, env, batch)
         draws = sample_step(rng, env, params, holder["state"]["ue_type"])
         _, state, _, truncated, _, _ = step_batched(env, holder["state"], discrete, continuous, draws, params)
-        if truncated.any():  # all envs share the clock: they end together
-            reset = fresh()
-            state = {k: np.where(_expand(truncated, v), reset[k], v) for k, v in state.items()}
+        state = reset_finished(state, truncated, fresh)
         holder["state"] = state
 
     return step_all
-
-
-def _expand(mask, value):
-    return mask.reshape(mask.shape + (1,) * (np.ndim(value) - 1))

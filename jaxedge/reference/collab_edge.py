@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from jaxedge.reference.common import reset_finished
+
 FIELDS = ("queue", "qbef", "bits", "n_tasks", "task", "t", "period", "pos", "tasks_done")
 
 
@@ -289,14 +291,8 @@ def batched_runner(env, params, num_envs, rng):
         action = _random_action(rng, env, batch)
         draws = sample_step(rng, env.per_task, env.max_tasks, batch)
         _, state, _, truncated, _ = step_batched(holder["state"], action, draws, params, env.per_task)
-        if truncated.any():  # all envs share the clock: they end together
-            reset = fresh()
-            state = {k: np.where(_expand(truncated, v), reset[k], v) for k, v in state.items()}
+        state = reset_finished(state, truncated, fresh)
         holder["state"] = state
 
     return step_all
-
-
-def _expand(mask, value):
-    return mask.reshape(mask.shape + (1,) * (np.ndim(value) - 1))
 

@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from jaxedge.physics import tasks as task_table
+from jaxedge.reference.common import reset_finished
 
 NUM_TYPES = task_table.NUM_MEDMNIST_TYPES
 FLOPS = task_table.MEDMNIST_FLOPS.astype(np.float64)
@@ -379,13 +380,7 @@ def batched_runner(env, params, num_envs, rng):
         draws = sample_step(rng, params, U, M, N, batch)
         _, state, _, truncated, _ = step_batched(holder["state"], target, shares, draws, params,
                                                  env.obs_include_channel)
-        if truncated.any():  # all envs share the clock: they end together
-            reset = fresh()
-            state = {k: np.where(_expand(truncated, v), reset[k], v) for k, v in state.items()}
+        state = reset_finished(state, truncated, fresh)
         holder["state"] = state
 
     return step_all
-
-
-def _expand(mask, value):
-    return mask.reshape(mask.shape + (1,) * (np.ndim(value) - 1))

@@ -16,6 +16,8 @@ import math
 
 import numpy as np
 
+from jaxedge.reference.common import reset_finished
+
 
 def p(params, name):
     return float(getattr(params, name))
@@ -335,13 +337,7 @@ def batched_runner(env, params, num_envs, rng):
         action = rng.integers(0, n_actions, size=batch + (B,))
         draws = sample_step(rng, params, B, U, batch)
         _, state, _, truncated, _ = step_batched(holder["state"], action, draws, params, env)
-        if truncated.any():  # all envs share the clock: they end together
-            reset = fresh()
-            state = {k: np.where(_expand(truncated, v), reset[k], v) for k, v in state.items()}
+        state = reset_finished(state, truncated, fresh)
         holder["state"] = state
 
     return step_all
-
-
-def _expand(mask, value):
-    return mask.reshape(mask.shape + (1,) * (np.ndim(value) - np.ndim(mask)))

@@ -18,6 +18,8 @@ import math
 
 import numpy as np
 
+from jaxedge.reference.common import reset_finished
+
 EPS_HZ = 1e-12
 EPS_RATE = 1e-30
 
@@ -354,13 +356,7 @@ def batched_runner(env, params, num_envs, rng):
         target, frac = _random_action(rng, batch, M, N)
         draws = sample_step(rng, params, M, N, batch)
         _, state, _, truncated, _, _ = step_batched(holder["state"], target, frac, draws, params)
-        if truncated.any():  # all envs share the clock: they end together
-            reset = fresh()
-            state = {k: np.where(_expand(truncated, v), reset[k], v) for k, v in state.items()}
+        state = reset_finished(state, truncated, fresh)
         holder["state"] = state
 
     return step_all
-
-
-def _expand(mask, value):
-    return mask.reshape(mask.shape + (1,) * (np.ndim(value) - 1))
