@@ -151,16 +151,20 @@ class VecEnv(Wrapper):
             env.step_env, in_axes=(0, 0, 0, None)
         )(k_step, state, action, params)
         done = jnp.logical_or(terminated, truncated)
+        # The cond only produces the reset values (zeros when nobody is done), so the step's own
+        # outputs are not cond operands: that keeps them fusible and the cond cheap.
+        shapes = jax.eval_shape(lambda: (obs_st, state_st))
+        obs_re, state_re = jax.lax.cond(
+            done.any(),
+            lambda: jax.vmap(env.reset_env, in_axes=(0, None))(k_reset, params),
+            lambda: jax.tree_util.tree_map(lambda x: jnp.zeros(x.shape, x.dtype), shapes),
+        )
 
-        def with_reset(_):
-            obs_re, state_re = jax.vmap(env.reset_env, in_axes=(0, None))(k_reset, params)
+        def pick(r, s):
+            return jnp.where(done.reshape(done.shape + (1,) * (s.ndim - 1)), r, s)
 
-            def pick(r, s):
-                return jnp.where(done.reshape(done.shape + (1,) * (s.ndim - 1)), r, s)
-
-            return pick(obs_re, obs_st), jax.tree_util.tree_map(pick, state_re, state_st)
-
-        obs, state = jax.lax.cond(done.any(), with_reset, lambda _: (obs_st, state_st), None)
+        obs = pick(obs_re, obs_st)
+        state = jax.tree_util.tree_map(pick, state_re, state_st)
         info = dict(info)
         info["final_observation"] = obs_st
         return obs, state, reward, terminated, truncated, info

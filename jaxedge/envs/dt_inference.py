@@ -260,12 +260,20 @@ class DTInference(MultiAgentEnv):
         )
 
     def sample_step(self, key, params) -> StepDraws:
-        """Next tasks (uniform types), fading (A14) and twin deviations (A11) from two draws."""
-        k_type, k_normal = jax.random.split(key)
+        """Next tasks (uniform types), fading (A14) and twin deviations (A11).
+
+        One normal draw serves the Gaussian fluctuation and the twin; the second normal of the
+        Rayleigh fading is drawn only when ``params.rayleigh`` (RNG dominates the step's cost).
+        """
+        k_type, k_normal, k_rayleigh = jax.random.split(key, 3)
         u, m, n = self.n_users, self.n_servers, self.n_tasks
         task_type = jnp.floor(jax.random.uniform(k_type, (u, n)) * NUM_TYPES).astype(jnp.int32)
-        normal = jax.random.normal(k_normal, (2 * u * m + 4 * u * n,))
-        x, y, twin_eps = jnp.split(normal, [u * m, 2 * u * m])
+        x, twin_eps = jnp.split(jax.random.normal(k_normal, (u * m + 4 * u * n,)), [u * m])
+        y = jax.lax.cond(
+            params.rayleigh,
+            lambda: jax.random.normal(k_rayleigh, (u * m,)),
+            lambda: jnp.zeros((u * m,)),
+        )
         fading = jnp.where(
             params.rayleigh,
             channel.rayleigh_power(x, y),
