@@ -1,0 +1,150 @@
+"""The chunked training driver shared by every learner (PureJaxRL style).
+
+An algorithm module provides ``init(key, hp) -> runner_state`` and ``iteration(runner_state) ->
+(runner_state, metrics)`` (one vector env step plus its gradient updates); `build_train` turns them
+into the algorithm contract:
+
+    train = make_train(cfg, env, params)
+    out = jax.jit(train)(key)                                # {"train_state", "metrics"}
+    outs = jax.jit(jax.vmap(train))(keys)                    # many seeds, one call
+    rs = train.init(key, hp)                                 # the chunk API the CLI uses
+    rs, metrics = train.train_chunk(rs)                      # chunk_size iterations in lax.scan
+
+Swept hyperparameters ``hp`` (a dict of float32 scalars, defaults from the ``Config``) are *traced*:
+they live in the runner state, so ``jax.vmap`` over seeds x hyperparameter values is one compiled call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxedge.env import check_action_shapes
+
+
+def hparams(cfg, names) -> dict:
+    """The traced hyperparameters of ``cfg`` as float32 scalars."""
+    return {n: jnp.asarray(getattr(cfg, n), jnp.float32) for n in names}
+
+
+def make_optimizer(max_grad_norm: float):
+    """Adam with global-norm clipping; the learning rate is an injected (traced) hyperparameter."""
+
+    def build(learning_rate):
+        return optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.adam(learning_rate))
+
+    return optax.inject_hyperparams(build)
+
+
+def schedule_sizes(cfg) -> dict:
+    """Iteration counts from the config: warm-up, per-chunk and chunk count (static ints).
+
+    ``total_env_steps`` counts transitions of every parallel env, warm-up included; it is rounded
+    up to whole chunks.
+    """
+    warmup_iters = math.ceil(cfg.warmup_steps / cfg.num_envs)
+    train_iters = max(1, math.ceil((cfg.total_env_steps - warmup_iters * cfg.num_envs) / cfg.num_envs))
+    chunk = max(1, min(cfg.chunk_size, train_iters))
+    num_chunks = math.ceil(train_iters / chunk)
+    return dict(
+        warmup_iters=warmup_iters,
+        chunk_size=chunk,
+        num_chunks=num_chunks,
+        train_iters=num_chunks * chunk,
+        env_steps=(warmup_iters + num_chunks * chunk) * cfg.num_envs,
+    )
+
+
+def replay_capacity(cfg) -> int:
+    """A buffer larger than every transition the run will ever collect is wasted memory."""
+    sizes = schedule_sizes(cfg)
+    return int(min(cfg.buffer_size, sizes["env_steps"]))
+
+
+def step_envs(env, keys, state, action, params):
+    """`jaxedge.wrappers.VecEnv.step` (same keys, same lazy reset) that also returns the
+    pre-reset ``env.global_state`` of every env (the critic's next-state input at episode ends)."""
+    check_action_shapes(
+        env.action_space(params),
+        jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape[1:], x.dtype), action),
+    )
+    split = jax.vmap(jax.random.split)(keys)
+    k_step, k_reset = split[:, 0], split[:, 1]
+    obs_st, state_st, reward, terminated, truncated, info = jax.vmap(
+        env.step_env, in_axes=(0, 0, 0, None)
+    )(k_step, state, action, params)
+    final_global = jax.vmap(env.global_state, in_axes=(0, None))(state_st, params)
+    done = jnp.logical_or(terminated, truncated)
+
+    def with_reset(_):
+        obs_re, state_re = jax.vmap(env.reset_env, in_axes=(0, None))(k_reset, params)
+
+        def pick(r, s):
+            return jnp.where(done.reshape(done.shape + (1,) * (s.ndim - 1)), r, s)
+
+        return pick(obs_re, obs_st), jax.tree_util.tree_map(pick, state_re, state_st)
+
+    obs, state = jax.lax.cond(done.any(), with_reset, lambda _: (obs_st, state_st), None)
+    info = dict(info)
+    info["final_observation"] = obs_st
+    return obs, state, reward, terminated, truncated, info, final_global
+
+
+def env_metrics(reward, info) -> dict:
+    """Per-step training metrics: mean reward per agent-step and the env's physical metrics."""
+    out = {"reward": reward.mean()}
+    for name, value in info["metrics"].items():
+        out[name] = jnp.asarray(value, jnp.float32).mean()
+    return out
+
+
+def build_train(init: Callable, iteration: Callable, act: Callable, cfg, default_hp: dict) -> Callable:
+    """Assemble ``train(key, hp=None)`` with the chunk API attached as attributes."""
+    sizes = schedule_sizes(cfg)
+    chunk_size, num_chunks = sizes["chunk_size"], sizes["num_chunks"]
+
+    def fill_hp(hp):
+        full = dict(default_hp)
+        if hp:
+            unknown = set(hp) - set(full)
+            if unknown:
+                raise ValueError(f"unknown traced hyperparameters {sorted(unknown)}; valid: {sorted(full)}")
+            full.update({k: jnp.asarray(v, jnp.float32) for k, v in hp.items()})
+        return full
+
+    def init_fn(key, hp=None):
+        return init(key, fill_hp(hp))
+
+    def train_chunk(runner_state):
+        def body(rs, _):
+            return iteration(rs)
+
+        runner_state, metrics = jax.lax.scan(body, runner_state, None, chunk_size)
+        return runner_state, jax.tree_util.tree_map(lambda m: m.mean(0), metrics)
+
+    def train(key, hp=None):
+        rs = init_fn(key, hp)
+        rs, metrics = jax.lax.scan(lambda r, _: train_chunk(r), rs, None, num_chunks)
+        return {"train_state": rs, "metrics": metrics}
+
+    train.init = init_fn
+    train.train_chunk = train_chunk
+    train.act = act
+    train.config = cfg
+    train.chunk_size = chunk_size
+    train.num_chunks = num_chunks
+    train.env_steps_per_chunk = chunk_size * cfg.num_envs
+    train.warmup_env_steps = sizes["warmup_iters"] * cfg.num_envs
+    train.total_env_steps = sizes["env_steps"]
+    train.default_hp = dict(default_hp)
+    return train
+
+
+def config_fields(cfg_cls) -> dict:
+    """``{name: default}`` of a Config dataclass."""
+    return {f.name: f.default for f in dataclasses.fields(cfg_cls)}
