@@ -24,7 +24,8 @@ from algos.common import replay
 from algos.common.actions import ActionSpec
 from algos.common.networks import MLP, linear_schedule, soft_update
 from algos.common.training import (
-    build_train, env_metrics, hparams, make_optimizer, replay_capacity, schedule_sizes, step_envs,
+    build_train, env_metrics, gated_updates, hparams, make_optimizer, replay_capacity, schedule_sizes,
+    select, step_envs,
 )
 
 TRACED = ("lr_actor", "lr_critic", "gamma", "tau", "noise_start", "noise_end", "gumbel_temperature",
@@ -33,19 +34,19 @@ TRACED = ("lr_actor", "lr_critic", "gamma", "tau", "noise_start", "noise_end", "
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    total_env_steps: int = 120_000  # CPU
+    total_env_steps: int = 128_000  # CPU: 8k vector steps x 16 envs (spec: 300 episodes x 100 steps)
     num_envs: int = 16
-    chunk_size: int = 250
+    chunk_size: int = 500  # vector steps per compiled chunk (one checkpoint each)
     actor_hidden: Sequence[int] = (64, 64)  # CPU (spec: 256, 256)
     critic_hidden: Sequence[int] = (128, 128)  # CPU (spec: 512, 256)
-    lr_actor: float = 1e-4
+    lr_actor: float = 1e-3  # spec 1e-4: the policy collapses to low local shares and recovers too slowly for a CPU run
     lr_critic: float = 1e-3
     max_grad_norm: float = 1.0
     gamma: float = 0.95
     tau: float = 0.01
     batch_size: int = 256
-    buffer_size: int = 100_000
-    warmup_steps: int = 2_000
+    buffer_size: int = 50_000  # CPU: halves memory and checkpoint size (spec: 1e5)
+    warmup_steps: int = 1_000  # env steps of uniformly random actions before learning (spec: 2000)
     updates_per_step: int = 1
     gumbel_temperature: float = 1.0
     noise_start: float = 0.1
@@ -105,24 +106,13 @@ def make_train(cfg: Config, env, params):
         return next_obs, env_state, tr, env_metrics(reward, info)
 
     def init(key, hp):
-        k_a, k_c, k_env, k_warm, key = jax.random.split(key, 5)
+        k_a, k_c, k_env, key = jax.random.split(key, 4)
         actor_p = jax.vmap(lambda k: actor.init(k, jnp.zeros((obs_dim,))))(jax.random.split(k_a, n))
         critic_p = jax.vmap(lambda k: critic.init(k, jnp.zeros((obs_dim + spec.critic_dim,))))(
             jax.random.split(k_c, n)
         )
         obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(k_env, E), params)
         buf = replay.init(example, capacity)
-
-        def warm(carry, k):
-            obs, env_state, buf = carry
-            k_act, k_step = jax.random.split(k)
-            one_hot, cont = spec.random_critic_action(k_act, (E,))
-            obs, env_state, tr, _ = env_step(k_step, env_state, obs, one_hot, cont)
-            return (obs, env_state, replay.add(buf, tr)), None
-
-        (obs, env_state, buf), _ = jax.lax.scan(
-            warm, (obs, env_state, buf), jax.random.split(k_warm, sizes["warmup_iters"])
-        )
         return TrainState(
             actor=actor_p, critic=critic_p, actor_target=actor_p, critic_target=critic_p,
             actor_opt=tx(learning_rate=hp["lr_actor"]).init(actor_p),
@@ -163,14 +153,16 @@ def make_train(cfg: Config, env, params):
         return rs, {"critic_loss": c_loss, "actor_loss": a_loss}
 
     def iteration(rs: TrainState):
-        key, k_act, k_step, k_upd = jax.random.split(rs.key, 4)
-        progress = rs.step / sizes["train_iters"]
+        key, k_act, k_rand, k_step, k_upd = jax.random.split(rs.key, 5)
+        learning = rs.step >= sizes["warmup_iters"]  # warm-up: uniformly random actions, no updates
+        progress = (rs.step - sizes["warmup_iters"]) / sizes["learn_iters"]
         sigma = linear_schedule(rs.hp["noise_start"], rs.hp["noise_end"], cfg.noise_fraction, progress)
         one_hot, cont = spec.sample(k_act, per_agent(actor, rs.actor, rs.obs), rs.hp["gumbel_temperature"], sigma)
+        one_hot, cont = select(learning, (one_hot, cont), spec.random_critic_action(k_rand, (E,)))
         obs, env_state, tr, metrics = env_step(k_step, rs.env_state, rs.obs, one_hot, cont)
         rs = rs.replace(buffer=replay.add(rs.buffer, tr), obs=obs, env_state=env_state, key=key)
-        rs, losses = jax.lax.scan(update, rs, jax.random.split(k_upd, cfg.updates_per_step))
-        metrics.update(jax.tree_util.tree_map(lambda v: v.mean(), losses))
+        rs, losses = gated_updates(learning, update, rs, jax.random.split(k_upd, cfg.updates_per_step))
+        metrics.update(losses)
         return rs.replace(step=rs.step + 1), metrics
 
     def act(rs: TrainState, obs):

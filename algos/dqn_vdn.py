@@ -27,7 +27,8 @@ from algos.common import replay
 from algos.common.actions import ActionSpec, DiscretisedActions
 from algos.common.networks import MLP, DuelingMLP, linear_schedule
 from algos.common.training import (
-    build_train, env_metrics, hparams, make_optimizer, replay_capacity, schedule_sizes, step_envs,
+    build_train, env_metrics, gated_updates, hparams, make_optimizer, replay_capacity, schedule_sizes,
+    step_envs,
 )
 
 TRACED = ("lr", "gamma", "eps_start", "eps_end", "reward_scale")
@@ -35,9 +36,9 @@ TRACED = ("lr", "gamma", "eps_start", "eps_end", "reward_scale")
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    total_env_steps: int = 120_000  # CPU (spec: 300 episodes x 100 steps per env)
+    total_env_steps: int = 128_000  # CPU: 8k vector steps x 16 envs (spec: 300 episodes x 100 steps)
     num_envs: int = 16
-    chunk_size: int = 250
+    chunk_size: int = 500  # vector steps per compiled chunk (one checkpoint each)
     hidden: Sequence[int] = (128, 128)  # CPU (spec does not size the DQN; same scale as MADDPG's actor)
     dueling: bool = True
     levels: Sequence[float] = (0.25, 0.5, 0.75, 1.0)  # phi levels per continuous entry (spec §6.6)
@@ -45,8 +46,8 @@ class Config:
     max_grad_norm: float = 1.0
     gamma: float = 0.95
     batch_size: int = 256
-    buffer_size: int = 100_000
-    warmup_steps: int = 2_000
+    buffer_size: int = 50_000  # CPU: halves memory and checkpoint size (spec: 1e5)
+    warmup_steps: int = 1_000  # env steps of uniformly random actions before learning (spec: 2000)
     updates_per_step: int = 1
     target_period: int = 200  # env steps (per env) between hard target updates
     eps_start: float = 1.0
@@ -117,20 +118,10 @@ def make_train(cfg: Config, env, params):
         return jax.random.categorical(key, jnp.broadcast_to(logits, shape + (heads, n_opt)))
 
     def init(key, hp):
-        k_q, k_env, k_warm, key = jax.random.split(key, 4)
+        k_q, k_env, key = jax.random.split(key, 3)
         q = jax.vmap(lambda k: net.init(k, jnp.zeros((obs_dim,))))(jax.random.split(k_q, n))
         obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(k_env, E), params)
         buf = replay.init(example, capacity)
-
-        def warm(carry, k):
-            obs, env_state, buf = carry
-            k_act, k_step = jax.random.split(k)
-            obs, env_state, tr, _ = env_step(k_step, env_state, obs, random_option(k_act, (E, n)))
-            return (obs, env_state, replay.add(buf, tr)), None
-
-        (obs, env_state, buf), _ = jax.lax.scan(
-            warm, (obs, env_state, buf), jax.random.split(k_warm, sizes["warmup_iters"])
-        )
         return TrainState(q=q, q_target=q, opt=tx(learning_rate=hp["lr"]).init(q), buffer=buf,
                           env_state=env_state, obs=obs, key=key, step=jnp.zeros((), jnp.int32), hp=hp)
 
@@ -156,19 +147,20 @@ def make_train(cfg: Config, env, params):
 
     def iteration(rs: TrainState):
         key, k_eps, k_rand, k_step, k_upd = jax.random.split(rs.key, 5)
-        progress = rs.step / sizes["train_iters"]
-        eps = linear_schedule(rs.hp["eps_start"], rs.hp["eps_end"], cfg.eps_fraction, progress)
+        learning = rs.step >= sizes["warmup_iters"]  # warm-up: uniformly random options, no updates
+        progress = (rs.step - sizes["warmup_iters"]) / sizes["learn_iters"]
+        eps = jnp.where(learning, linear_schedule(rs.hp["eps_start"], rs.hp["eps_end"], cfg.eps_fraction, progress), 1.0)
         greedy = jnp.argmax(qvalues(rs.q, rs.obs), -1)  # [E, n, heads]
         explore = jax.random.uniform(k_eps, greedy.shape) < eps
         option = jnp.where(explore, random_option(k_rand, (E, n)), greedy)
         obs, env_state, tr, metrics = env_step(k_step, rs.env_state, rs.obs, option)
         rs = rs.replace(buffer=replay.add(rs.buffer, tr), obs=obs, env_state=env_state, key=key)
-        rs, losses = jax.lax.scan(update, rs, jax.random.split(k_upd, cfg.updates_per_step))
+        rs, losses = gated_updates(learning, update, rs, jax.random.split(k_upd, cfg.updates_per_step))
         step = rs.step + 1
         q_target = jax.tree_util.tree_map(
             lambda t, o: jnp.where(step % period == 0, o, t), rs.q_target, rs.q
         )
-        metrics.update(jax.tree_util.tree_map(lambda v: v.mean(), losses))
+        metrics.update(losses)
         metrics["epsilon"] = eps
         return rs.replace(step=step, q_target=q_target), metrics
 

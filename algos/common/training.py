@@ -42,22 +42,45 @@ def make_optimizer(max_grad_norm: float):
 
 
 def schedule_sizes(cfg) -> dict:
-    """Iteration counts from the config: warm-up, per-chunk and chunk count (static ints).
+    """Iteration counts from the config (static ints). One iteration = one vector env step.
 
-    ``total_env_steps`` counts transitions of every parallel env, warm-up included; it is rounded
-    up to whole chunks.
+    ``total_env_steps`` counts transitions of every parallel env, the warm-up (random actions, no
+    updates; the first ``warmup_iters`` iterations of the first chunk) included; it is rounded up to
+    whole chunks. ``learn_iters`` (iterations with updates) drive the exploration schedules.
     """
-    warmup_iters = math.ceil(cfg.warmup_steps / cfg.num_envs)
-    train_iters = max(1, math.ceil((cfg.total_env_steps - warmup_iters * cfg.num_envs) / cfg.num_envs))
-    chunk = max(1, min(cfg.chunk_size, train_iters))
-    num_chunks = math.ceil(train_iters / chunk)
+    total_iters = max(1, math.ceil(cfg.total_env_steps / cfg.num_envs))
+    warmup_iters = min(math.ceil(cfg.warmup_steps / cfg.num_envs), total_iters - 1)
+    chunk = max(1, min(cfg.chunk_size, total_iters))
+    num_chunks = math.ceil(total_iters / chunk)
     return dict(
         warmup_iters=warmup_iters,
         chunk_size=chunk,
         num_chunks=num_chunks,
-        train_iters=num_chunks * chunk,
-        env_steps=(warmup_iters + num_chunks * chunk) * cfg.num_envs,
+        total_iters=num_chunks * chunk,
+        learn_iters=max(1, num_chunks * chunk - warmup_iters),
+        env_steps=num_chunks * chunk * cfg.num_envs,
     )
+
+
+def gated_updates(learning, update, rs, keys):
+    """``lax.scan(update, rs, keys)`` (metrics averaged) when ``learning``, else ``rs`` unchanged and
+    zero metrics. Keeps the warm-up inside the chunk so `init` compiles no env step."""
+
+    def run(rs):
+        rs, metrics = jax.lax.scan(update, rs, keys)
+        return rs, jax.tree_util.tree_map(lambda v: v.mean(), metrics)
+
+    shapes = jax.eval_shape(run, rs)[1]
+
+    def skip(rs):
+        return rs, jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+    return jax.lax.cond(learning, run, skip, rs)
+
+
+def select(pred, a, b):
+    """``a`` where ``pred`` else ``b``, leaf by leaf (``pred`` a scalar)."""
+    return jax.tree_util.tree_map(lambda x, y: jnp.where(pred, x, y), a, b)
 
 
 def replay_capacity(cfg) -> int:
@@ -139,7 +162,7 @@ def build_train(init: Callable, iteration: Callable, act: Callable, cfg, default
     train.chunk_size = chunk_size
     train.num_chunks = num_chunks
     train.env_steps_per_chunk = chunk_size * cfg.num_envs
-    train.warmup_env_steps = sizes["warmup_iters"] * cfg.num_envs
+    train.warmup_env_steps = sizes["warmup_iters"] * cfg.num_envs  # inside the first chunk(s)
     train.total_env_steps = sizes["env_steps"]
     train.default_hp = dict(default_hp)
     return train
