@@ -62,20 +62,28 @@ def schedule_sizes(cfg) -> dict:
     )
 
 
-def gated_updates(learning, update, rs, keys):
+def gated_updates(learning, update, rs, keys, frozen=("buffer", "env_state", "obs")):
     """``lax.scan(update, rs, keys)`` (metrics averaged) when ``learning``, else ``rs`` unchanged and
-    zero metrics. Keeps the warm-up inside the chunk so `init` compiles no env step."""
+    zero metrics. Keeps the warm-up inside the chunk so `init` compiles no env step.
 
-    def run(rs):
-        rs, metrics = jax.lax.scan(update, rs, keys)
-        return rs, jax.tree_util.tree_map(lambda v: v.mean(), metrics)
+    ``update`` must not change the ``frozen`` fields (the replay buffer above all): they enter the
+    ``cond`` as read-only operands, so under ``vmap`` (where ``cond`` becomes a select of both
+    branches' outputs) the buffer is never copied, only the networks and optimiser states.
+    """
+    fixed = {f: getattr(rs, f) for f in frozen}
+    light = rs.replace(**{f: None for f in frozen})
 
-    shapes = jax.eval_shape(run, rs)[1]
+    def run(light):
+        full, metrics = jax.lax.scan(update, light.replace(**fixed), keys)
+        return full.replace(**{f: None for f in frozen}), jax.tree_util.tree_map(lambda v: v.mean(), metrics)
 
-    def skip(rs):
-        return rs, jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+    shapes = jax.eval_shape(run, light)[1]
 
-    return jax.lax.cond(learning, run, skip, rs)
+    def skip(light):
+        return light, jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+    light, metrics = jax.lax.cond(learning, run, skip, light)
+    return light.replace(**fixed), metrics
 
 
 def select(pred, a, b):
