@@ -73,9 +73,16 @@ def gated_updates(learning, update, rs, keys, frozen=("buffer", "env_state", "ob
     fixed = {f: getattr(rs, f) for f in frozen}
     light = rs.replace(**{f: None for f in frozen})
 
+    def body(light, key):  # the frozen fields are closed over, never carried through a loop
+        full, metrics = update(light.replace(**fixed), key)
+        return full.replace(**{f: None for f in frozen}), metrics
+
     def run(light):
-        full, metrics = jax.lax.scan(update, light.replace(**fixed), keys)
-        return full.replace(**{f: None for f in frozen}), jax.tree_util.tree_map(lambda v: v.mean(), metrics)
+        if keys.shape[0] == 1:  # the usual case: no loop at all
+            light, metrics = body(light, keys[0])
+            return light, metrics
+        light, metrics = jax.lax.scan(body, light, keys)
+        return light, jax.tree_util.tree_map(lambda v: v.mean(), metrics)
 
     shapes = jax.eval_shape(run, light)[1]
 
