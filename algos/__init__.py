@@ -1,7 +1,14 @@
 """Learners (one module per algorithm) and the heuristics they are compared against.
 
-``ALGOS`` maps an algorithm name to its module (each exposing ``Config`` and ``make_train``); the
-training-stack issue fills it.
+``ALGOS`` maps an algorithm name to its module; each exposes ``Config`` (a dataclass whose defaults
+are the paper / spec values, CPU-sized where marked), ``TRACED`` (the hyperparameters a sweep may
+vmap over without recompiling) and ``make_train(cfg, env, params)`` (see `algos.common.training`).
 """
 
-ALGOS: dict = {}
+from algos import ddpg_vdn, dqn_vdn, maddpg
+
+ALGOS: dict = {
+    "maddpg": maddpg,
+    "dqn_vdn": dqn_vdn,
+    "ddpg_vdn": ddpg_vdn,
+}

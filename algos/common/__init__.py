@@ -1,1 +1,10 @@
-"""Pieces shared by learners: evaluation, networks, replay, federated averaging."""
+"""Pieces shared by learners.
+
+* `networks`: MLP, dueling branching heads, per-agent stacked parameters, soft updates, schedules.
+* `actions`: `ActionSpec` (policy heads for Discrete / MultiDiscrete / Hybrid spaces: Gumbel-softmax
+  straight-through one-hots, eps_min-floored sigmoid or tanh shares) and `DiscretisedActions` (DQN).
+* `replay`: fixed-capacity ring buffer living in the scan state, memory checked at config time.
+* `training`: the chunked driver (`build_train`: ``train(key, hp)``, ``train.init``,
+  ``train.train_chunk``), traced hyperparameters, batched env stepping with the final global state.
+* `evaluation`: deterministic rollouts over many envs -> the env's physical metrics.
+"""

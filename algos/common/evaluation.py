@@ -10,8 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 
-@partial(jax.jit, static_argnums=(0, 2, 4, 5))
-def rollout_stats(env, params, policy, key, num_envs: int, num_steps: int):
+def _rollout_stats(env, params, policy, key, num_envs: int, num_steps: int):
     """Run ``policy(key, obs, state, params)`` on ``num_envs`` envs for ``num_steps`` steps.
 
     Returns per-env means over the steps: ``reward`` (per agent-step) and every scalar in
@@ -33,6 +32,25 @@ def rollout_stats(env, params, policy, key, num_envs: int, num_steps: int):
         return jax.tree_util.tree_map(lambda x: x.astype(jnp.float32).mean(0), trace)
 
     return jax.vmap(one_env)(jax.random.split(key, num_envs))
+
+
+rollout_stats = jax.jit(_rollout_stats, static_argnums=(0, 2, 4, 5))
+rollout_stats.__doc__ = _rollout_stats.__doc__
+
+
+@partial(jax.jit, static_argnums=(0, 2, 5, 6))
+def rollout_stats_runs(env, params, act, runs, key, num_envs: int, num_steps: int):
+    """`rollout_stats` of a learned deterministic policy for a batch of trained runs in one call.
+
+    ``act(run_state, obs) -> action`` for one env; ``runs`` has a leading run axis (seeds x sweep
+    values). Every run sees exactly the envs and keys `rollout_stats` gives a heuristic for the same
+    ``key``, so learned and baseline numbers are paired. Returns ``{metric: float32[runs, num_envs]}``.
+    """
+
+    def one_run(run):
+        return _rollout_stats(env, params, lambda k, obs, s, p: act(run, obs), key, num_envs, num_steps)
+
+    return jax.vmap(one_run)(runs)
 
 
 def summarise(stats: dict) -> dict:

@@ -1,0 +1,211 @@
+"""Policy heads for any action space of the env contract: ``Discrete``, ``MultiDiscrete`` or
+``Hybrid`` (integer heads + a continuous box).
+
+`ActionSpec.from_env(env, params)` reads the *per-agent* structure of the env's action space
+(the leading agent axis dropped):
+
+* ``heads``: number of discrete choices per agent (e.g. one per task), each over at most
+  ``n_choices`` options (``MultiDiscrete`` heads with fewer options are masked);
+* ``cont_shape``: the per-agent continuous shape (``()`` when there is none), in ``[low, high]``.
+
+Actors output ``n_logits = heads * n_choices + prod(cont_shape)`` numbers. They become
+
+* an **env action** (`HybridAction` / int array, what ``env.step`` takes) and
+* a **critic action** (a flat float vector: one-hot of every head + the continuous values), which is
+  what replay stores and centralised critics read.
+
+Discrete heads use a Gumbel-softmax with a straight-through hard one-hot in training (gradients
+flow through the soft sample) and argmax in evaluation. Continuous outputs in ``[0, 1]`` boxes use
+``low + (high - low) (eps_min + (1 - eps_min) sigmoid(x))`` (spec §4.2, A17); other bounded boxes use
+``tanh``. Exploration noise is added to the pre-activation (spec A65).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxedge import spaces
+
+
+@dataclasses.dataclass(frozen=True)
+class ActionSpec:
+    n_agents: int
+    heads: int
+    n_choices: int
+    head_shape: tuple  # per-agent shape of the discrete part (env layout)
+    nvec: tuple  # options per head (len == heads); all == n_choices for Discrete
+    cont_shape: tuple  # per-agent continuous shape; () if none
+    low: float
+    high: float
+    eps_min: float
+    kind: str  # "discrete" | "multidiscrete" | "hybrid"
+
+    @classmethod
+    def from_space(cls, space: spaces.Space, n_agents: int, eps_min: float = 0.05) -> "ActionSpec":
+        def disc(sp):
+            if isinstance(sp, spaces.Discrete):
+                shape = sp.shape[1:]
+                heads = int(np.prod(shape)) if shape else 1
+                return shape, (sp.n,) * heads
+            if isinstance(sp, spaces.MultiDiscrete):
+                shape = sp.shape[1:]
+                heads = int(np.prod(shape))
+                nvec = np.broadcast_to(sp.nvec, shape).reshape(-1)
+                return shape, tuple(int(v) for v in nvec)
+            raise TypeError(f"unsupported discrete space {sp}")
+
+        if isinstance(space, spaces.Hybrid):
+            head_shape, nvec = disc(space.discrete)
+            box = space.continuous
+            low, high = float(np.min(box.low)), float(np.max(box.high))
+            if not (np.all(box.low == low) and np.all(box.high == high) and np.isfinite([low, high]).all()):
+                raise ValueError("Hybrid continuous part needs one finite [low, high] for all entries")
+            return cls(n_agents, len(nvec), max(nvec), head_shape, nvec, box.shape[1:], low, high,
+                       eps_min, "hybrid")
+        if isinstance(space, (spaces.Discrete, spaces.MultiDiscrete)):
+            head_shape, nvec = disc(space)
+            kind = "discrete" if isinstance(space, spaces.Discrete) else "multidiscrete"
+            return cls(n_agents, len(nvec), max(nvec), head_shape, nvec, (), 0.0, 1.0, eps_min, kind)
+        raise TypeError(f"unsupported action space {space}; expected Discrete, MultiDiscrete or Hybrid")
+
+    @classmethod
+    def from_env(cls, env, params, eps_min: float = 0.05) -> "ActionSpec":
+        return cls.from_space(env.action_space(params), env.num_agents, eps_min)
+
+    # ---- sizes ----------------------------------------------------------------------------------
+    @property
+    def cont_dim(self) -> int:
+        return int(np.prod(self.cont_shape)) if self.cont_shape else 0
+
+    @property
+    def n_logits(self) -> int:
+        return self.heads * self.n_choices + self.cont_dim
+
+    @property
+    def critic_dim(self) -> int:
+        """Width of the flat critic action of one agent."""
+        return self.heads * self.n_choices + self.cont_dim
+
+    @property
+    def mask(self) -> jax.Array:
+        """``bool[heads, n_choices]``: which options exist (MultiDiscrete heads may have fewer)."""
+        return jnp.asarray(np.arange(self.n_choices)[None, :] < np.asarray(self.nvec)[:, None])
+
+    # ---- actor outputs -> actions ---------------------------------------------------------------
+    def split(self, out):
+        """``out[..., n_logits]`` -> (masked logits ``[..., heads, n_choices]``, pre-activations)."""
+        d = self.heads * self.n_choices
+        logits = out[..., :d].reshape(out.shape[:-1] + (self.heads, self.n_choices))
+        logits = jnp.where(self.mask, logits, -1e9)
+        return logits, out[..., d:]
+
+    def squash(self, pre):
+        """Pre-activations -> continuous values in the box (eps_min floor on [0, 1] boxes)."""
+        if self.low == 0.0:
+            unit = self.eps_min + (1.0 - self.eps_min) * jax.nn.sigmoid(pre)
+            return self.high * unit
+        return self.low + (self.high - self.low) * 0.5 * (jnp.tanh(pre) + 1.0)
+
+    def sample(self, key, out, temperature=1.0, noise_std=0.0):
+        """Training action: Gumbel-softmax straight-through one-hot + noisy squashed continuous.
+
+        Returns ``(one_hot [..., heads, n_choices], continuous [..., cont_dim])``; both carry
+        gradients to ``out`` (through the soft sample and the squash).
+        """
+        k_g, k_n = jax.random.split(key)
+        logits, pre = self.split(out)
+        gumbel = jax.random.gumbel(k_g, logits.shape)
+        soft = jax.nn.softmax((logits + gumbel) / temperature, axis=-1)
+        hard = jax.nn.one_hot(jnp.argmax(soft, -1), self.n_choices)
+        one_hot = soft + jax.lax.stop_gradient(hard - soft)
+        pre = pre + noise_std * jax.random.normal(k_n, pre.shape)
+        return one_hot, self.squash(pre)
+
+    def deterministic(self, out):
+        """Evaluation action: argmax one-hot and noiseless squash (gradients flow to the squash)."""
+        logits, pre = self.split(out)
+        return jax.nn.one_hot(jnp.argmax(logits, -1), self.n_choices), self.squash(pre)
+
+    # ---- conversions ----------------------------------------------------------------------------
+    def critic_action(self, one_hot, cont):
+        """Flat critic input ``[..., critic_dim]``."""
+        flat = one_hot.reshape(one_hot.shape[:-2] + (self.heads * self.n_choices,))
+        return jnp.concatenate([flat, cont], axis=-1) if self.cont_dim else flat
+
+    def env_action(self, one_hot, cont):
+        """Env action for all agents from ``one_hot [n_agents, heads, n_choices]`` and
+        ``cont [n_agents, cont_dim]``."""
+        idx = jnp.argmax(one_hot, -1).astype(jnp.int32).reshape((self.n_agents,) + self.head_shape)
+        if self.kind != "hybrid":
+            return idx
+        return spaces.HybridAction(idx, cont.reshape((self.n_agents,) + self.cont_shape))
+
+    def env_action_from_indices(self, idx, cont=None):
+        """Env action from head indices ``int[n_agents, heads]`` (+ continuous)."""
+        idx = idx.astype(jnp.int32).reshape((self.n_agents,) + self.head_shape)
+        if self.kind != "hybrid":
+            return idx
+        return spaces.HybridAction(idx, cont.reshape((self.n_agents,) + self.cont_shape))
+
+    def random_critic_action(self, key, batch_shape=()):
+        """Uniformly random critic action (for the replay warm-up)."""
+        k1, k2 = jax.random.split(key)
+        shape = batch_shape + (self.n_agents, self.heads)
+        u = jax.random.uniform(k1, shape)
+        idx = jnp.minimum(jnp.floor(u * jnp.asarray(self.nvec)), jnp.asarray(self.nvec) - 1).astype(jnp.int32)
+        cont = self.low + (self.high - self.low) * jax.random.uniform(k2, batch_shape + (self.n_agents, self.cont_dim))
+        return jax.nn.one_hot(idx, self.n_choices), cont
+
+
+@dataclasses.dataclass(frozen=True)
+class DiscretisedActions:
+    """A joint discrete action per head for value-based learners (DQN, spec §6.6).
+
+    Each head's options are the product of its discrete choices and ``levels`` for every continuous
+    entry that belongs to the head (continuous shape must be ``head_shape + (k,)``), e.g. dt_inference:
+    7 targets x 4 phi_f x 4 phi_b = 112 options per task.
+    """
+
+    spec: ActionSpec
+    levels: tuple
+
+    @property
+    def per_head_cont(self) -> int:
+        if not self.spec.cont_dim:
+            return 0
+        if self.spec.cont_shape[: len(self.spec.head_shape)] != self.spec.head_shape:
+            raise ValueError(
+                f"DiscretisedActions needs continuous shape head_shape + (k,); got {self.spec.cont_shape}"
+            )
+        return self.spec.cont_dim // self.spec.heads
+
+    @property
+    def n_options(self) -> int:
+        return self.spec.n_choices * len(self.levels) ** self.per_head_cont
+
+    def table(self):
+        """``(choice int[n_options], cont float[n_options, k])`` decoding of each option."""
+        k = self.per_head_cont
+        rows = list(itertools.product(range(self.spec.n_choices), *([self.levels] * k)))
+        choice = np.array([r[0] for r in rows], np.int32)
+        cont = np.array([r[1:] for r in rows], np.float32).reshape(len(rows), k)
+        return jnp.asarray(choice), jnp.asarray(cont)
+
+    @property
+    def mask(self):
+        """``bool[heads, n_options]``: options whose discrete choice exists for the head."""
+        choice, _ = self.table()
+        return jnp.asarray(choice)[None, :] < jnp.asarray(self.spec.nvec)[:, None]
+
+    def env_action(self, option):
+        """``option int[n_agents, heads]`` -> env action."""
+        choice, cont = self.table()
+        idx = choice[option]
+        if self.spec.kind != "hybrid":
+            return self.spec.env_action_from_indices(idx)
+        return self.spec.env_action_from_indices(idx, cont[option])

@@ -1,0 +1,83 @@
+"""A fixed-capacity ring replay buffer that is a pytree, so it lives inside the ``lax.scan`` state.
+
+flashbax is not installed in the project's pinned environment (and we may not add packages), so this
+is our own ~60-line buffer: ``data`` holds every field with a leading ``capacity`` axis; ``add``
+writes a batch of transitions (one per parallel env) at the write pointer with wrap-around;
+``sample`` draws uniformly among the filled slots. Memory is known before anything is allocated:
+`buffer_bytes` / `check_memory` compute it from one example transition at config time and raise
+`ReplayMemoryError` above a budget.
+"""
+
+from __future__ import annotations
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+DEFAULT_BUDGET_BYTES = int(float(os.environ.get("JAXEDGE_REPLAY_BUDGET_GB", "4")) * 2**30)
+
+
+class ReplayMemoryError(ValueError):
+    """The replay buffers of a run would not fit the memory budget."""
+
+
+@struct.dataclass
+class Buffer:
+    data: dict  # field -> [capacity, ...]
+    ptr: jax.Array  # int32 next write slot
+    size: jax.Array  # int32 filled slots
+
+
+def transition_bytes(example) -> int:
+    """Bytes of one transition (a pytree of arrays or ShapeDtypeStructs)."""
+    return int(sum(np.prod(x.shape) * np.dtype(x.dtype).itemsize for x in jax.tree_util.tree_leaves(example)))
+
+
+def buffer_bytes(capacity: int, example, runs: int = 1) -> int:
+    return int(capacity) * transition_bytes(example) * int(runs)
+
+
+def check_memory(capacity: int, example, runs: int = 1, budget_bytes: int | None = None) -> int:
+    """Raise `ReplayMemoryError` when ``capacity x transition bytes x runs`` exceeds the budget.
+
+    The budget defaults to 4 GiB (env var ``JAXEDGE_REPLAY_BUDGET_GB``). Returns the byte count.
+    """
+    budget = DEFAULT_BUDGET_BYTES if budget_bytes is None else int(budget_bytes)
+    need = buffer_bytes(capacity, example, runs)
+    if need > budget:
+        per = transition_bytes(example)
+        raise ReplayMemoryError(
+            f"replay buffers need {need / 2**30:.2f} GiB (buffer_size {capacity} x {per} B per "
+            f"transition x {runs} runs) > budget {budget / 2**30:.2f} GiB; lower buffer_size, the "
+            f"number of seeds/sweep values, or raise JAXEDGE_REPLAY_BUDGET_GB"
+        )
+    return need
+
+
+def init(example, capacity: int) -> Buffer:
+    """Empty buffer whose fields have the shapes/dtypes of ``example`` (one transition)."""
+    data = jax.tree_util.tree_map(lambda x: jnp.zeros((capacity,) + tuple(x.shape), x.dtype), example)
+    return Buffer(data=data, ptr=jnp.zeros((), jnp.int32), size=jnp.zeros((), jnp.int32))
+
+
+def capacity_of(buf: Buffer) -> int:
+    return jax.tree_util.tree_leaves(buf.data)[0].shape[0]
+
+
+def add(buf: Buffer, batch) -> Buffer:
+    """Append a batch of transitions (leading axis = batch, <= capacity) with wrap-around."""
+    cap = capacity_of(buf)
+    n = jax.tree_util.tree_leaves(batch)[0].shape[0]
+    idx = (buf.ptr + jnp.arange(n)) % cap
+    data = jax.tree_util.tree_map(lambda d, x: d.at[idx].set(x.astype(d.dtype)), buf.data, batch)
+    return Buffer(data=data, ptr=(buf.ptr + n) % cap, size=jnp.minimum(buf.size + n, cap))
+
+
+def sample(buf: Buffer, key, batch_size: int):
+    """``batch_size`` transitions drawn uniformly (with replacement) from the filled slots."""
+    u = jax.random.uniform(key, (batch_size,))
+    idx = jnp.minimum((u * jnp.maximum(buf.size, 1)).astype(jnp.int32), jnp.maximum(buf.size, 1) - 1)
+    return jax.tree_util.tree_map(lambda d: d[idx], buf.data)

@@ -1,0 +1,188 @@
+"""The chunked training driver shared by every learner (PureJaxRL style).
+
+An algorithm module provides ``init(key, hp) -> runner_state`` and ``iteration(runner_state) ->
+(runner_state, metrics)`` (one vector env step plus its gradient updates); `build_train` turns them
+into the algorithm contract:
+
+    train = make_train(cfg, env, params)
+    out = jax.jit(train)(key)                                # {"train_state", "metrics"}
+    outs = jax.jit(jax.vmap(train))(keys)                    # many seeds, one call
+    rs = train.init(key, hp)                                 # the chunk API the CLI uses
+    rs, metrics = train.train_chunk(rs)                      # chunk_size iterations in lax.scan
+
+Swept hyperparameters ``hp`` (a dict of float32 scalars, defaults from the ``Config``) are *traced*:
+they live in the runner state, so ``jax.vmap`` over seeds x hyperparameter values is one compiled call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxedge.env import check_action_shapes
+
+
+def hparams(cfg, names) -> dict:
+    """The traced hyperparameters of ``cfg`` as float32 scalars."""
+    return {n: jnp.asarray(getattr(cfg, n), jnp.float32) for n in names}
+
+
+def make_optimizer(max_grad_norm: float):
+    """Adam with global-norm clipping; the learning rate is an injected (traced) hyperparameter."""
+
+    def build(learning_rate):
+        return optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.adam(learning_rate))
+
+    return optax.inject_hyperparams(build)
+
+
+def schedule_sizes(cfg) -> dict:
+    """Iteration counts from the config (static ints). One iteration = one vector env step.
+
+    ``total_env_steps`` counts transitions of every parallel env, the warm-up (random actions, no
+    updates; the first ``warmup_iters`` iterations of the first chunk) included; it is rounded up to
+    whole chunks. ``learn_iters`` (iterations with updates) drive the exploration schedules.
+    """
+    total_iters = max(1, math.ceil(cfg.total_env_steps / cfg.num_envs))
+    warmup_iters = min(math.ceil(cfg.warmup_steps / cfg.num_envs), total_iters - 1)
+    chunk = max(1, min(cfg.chunk_size, total_iters))
+    num_chunks = math.ceil(total_iters / chunk)
+    return dict(
+        warmup_iters=warmup_iters,
+        chunk_size=chunk,
+        num_chunks=num_chunks,
+        total_iters=num_chunks * chunk,
+        learn_iters=max(1, num_chunks * chunk - warmup_iters),
+        env_steps=num_chunks * chunk * cfg.num_envs,
+    )
+
+
+def gated_updates(learning, update, rs, keys, frozen=("buffer", "env_state", "obs")):
+    """``lax.scan(update, rs, keys)`` (metrics averaged) when ``learning``, else ``rs`` unchanged and
+    zero metrics. Keeps the warm-up inside the chunk so `init` compiles no env step.
+
+    ``update`` must not change the ``frozen`` fields (the replay buffer above all): they enter the
+    ``cond`` as read-only operands, so under ``vmap`` (where ``cond`` becomes a select of both
+    branches' outputs) the buffer is never copied, only the networks and optimiser states.
+    """
+    fixed = {f: getattr(rs, f) for f in frozen}
+    light = rs.replace(**{f: None for f in frozen})
+
+    def body(light, key):  # the frozen fields are closed over, never carried through a loop
+        full, metrics = update(light.replace(**fixed), key)
+        return full.replace(**{f: None for f in frozen}), metrics
+
+    def run(light):
+        if keys.shape[0] == 1:  # the usual case: no loop at all
+            light, metrics = body(light, keys[0])
+            return light, metrics
+        light, metrics = jax.lax.scan(body, light, keys)
+        return light, jax.tree_util.tree_map(lambda v: v.mean(), metrics)
+
+    shapes = jax.eval_shape(run, light)[1]
+
+    def skip(light):
+        return light, jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+    light, metrics = jax.lax.cond(learning, run, skip, light)
+    return light.replace(**fixed), metrics
+
+
+def select(pred, a, b):
+    """``a`` where ``pred`` else ``b``, leaf by leaf (``pred`` a scalar)."""
+    return jax.tree_util.tree_map(lambda x, y: jnp.where(pred, x, y), a, b)
+
+
+def replay_capacity(cfg) -> int:
+    """A buffer larger than every transition the run will ever collect is wasted memory."""
+    sizes = schedule_sizes(cfg)
+    return int(min(cfg.buffer_size, sizes["env_steps"]))
+
+
+def step_envs(env, keys, state, action, params):
+    """`jaxedge.wrappers.VecEnv.step` (same keys, same lazy reset) that also returns the
+    pre-reset ``env.global_state`` of every env (the critic's next-state input at episode ends)."""
+    check_action_shapes(
+        env.action_space(params),
+        jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape[1:], x.dtype), action),
+    )
+    split = jax.vmap(jax.random.split)(keys)
+    k_step, k_reset = split[:, 0], split[:, 1]
+    obs_st, state_st, reward, terminated, truncated, info = jax.vmap(
+        env.step_env, in_axes=(0, 0, 0, None)
+    )(k_step, state, action, params)
+    final_global = jax.vmap(env.global_state, in_axes=(0, None))(state_st, params)
+    done = jnp.logical_or(terminated, truncated)
+
+    def with_reset(_):
+        obs_re, state_re = jax.vmap(env.reset_env, in_axes=(0, None))(k_reset, params)
+
+        def pick(r, s):
+            return jnp.where(done.reshape(done.shape + (1,) * (s.ndim - 1)), r, s)
+
+        return pick(obs_re, obs_st), jax.tree_util.tree_map(pick, state_re, state_st)
+
+    obs, state = jax.lax.cond(done.any(), with_reset, lambda _: (obs_st, state_st), None)
+    info = dict(info)
+    info["final_observation"] = obs_st
+    return obs, state, reward, terminated, truncated, info, final_global
+
+
+def env_metrics(reward, info) -> dict:
+    """Per-step training metrics: mean reward per agent-step and the env's physical metrics."""
+    out = {"reward": reward.mean()}
+    for name, value in info["metrics"].items():
+        out[name] = jnp.asarray(value, jnp.float32).mean()
+    return out
+
+
+def build_train(init: Callable, iteration: Callable, act: Callable, cfg, default_hp: dict) -> Callable:
+    """Assemble ``train(key, hp=None)`` with the chunk API attached as attributes."""
+    sizes = schedule_sizes(cfg)
+    chunk_size, num_chunks = sizes["chunk_size"], sizes["num_chunks"]
+
+    def fill_hp(hp):
+        full = dict(default_hp)
+        if hp:
+            unknown = set(hp) - set(full)
+            if unknown:
+                raise ValueError(f"unknown traced hyperparameters {sorted(unknown)}; valid: {sorted(full)}")
+            full.update({k: jnp.asarray(v, jnp.float32) for k, v in hp.items()})
+        return full
+
+    def init_fn(key, hp=None):
+        return init(key, fill_hp(hp))
+
+    def train_chunk(runner_state):
+        def body(rs, _):
+            return iteration(rs)
+
+        runner_state, metrics = jax.lax.scan(body, runner_state, None, chunk_size)
+        return runner_state, jax.tree_util.tree_map(lambda m: m.mean(0), metrics)
+
+    def train(key, hp=None):
+        rs = init_fn(key, hp)
+        rs, metrics = jax.lax.scan(lambda r, _: train_chunk(r), rs, None, num_chunks)
+        return {"train_state": rs, "metrics": metrics}
+
+    train.init = init_fn
+    train.train_chunk = train_chunk
+    train.act = act
+    train.config = cfg
+    train.chunk_size = chunk_size
+    train.num_chunks = num_chunks
+    train.env_steps_per_chunk = chunk_size * cfg.num_envs
+    train.warmup_env_steps = sizes["warmup_iters"] * cfg.num_envs  # inside the first chunk(s)
+    train.total_env_steps = sizes["env_steps"]
+    train.default_hp = dict(default_hp)
+    return train
+
+
+def config_fields(cfg_cls) -> dict:
+    """``{name: default}`` of a Config dataclass."""
+    return {f.name: f.default for f in dataclasses.fields(cfg_cls)}

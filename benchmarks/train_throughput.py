@@ -1,0 +1,160 @@
+#!/usr/bin/env python
+"""Training throughput: env-steps/s, updates/s and compile time for 1, 8 and 64 vmapped seeds, per algo.
+
+    python benchmarks/train_throughput.py                         # every algo, seeds 1 8 64
+    python benchmarks/train_throughput.py --algo maddpg --seeds 1 8 --iters 20
+
+Each algo runs with its default ``Config`` (the defaults of ``scripts/train.py``) on the default
+env, except a small replay buffer (``--buffer``; throughput barely depends on it, memory does: 64
+seeds x 50k transitions would not fit) and no warm-up (every iteration does its update). One
+iteration = one vector env step of ``num_envs`` envs + ``updates_per_step`` gradient updates, for
+every seed. The first chunk call (compile + run) is timed apart from the following ones; the
+reported rate is the best of ``--repeats`` calls of ``--iters`` iterations after
+``block_until_ready``. "vs N single runs" = env-steps/s of the N-seed call / env-steps/s of the
+1-seed call, i.e. (time of N single-seed runs back to back) / (time of one N-seed call): >= 1 means
+the vmapped call is no slower per seed than N separate runs. Results go to
+benchmarks/results/train_throughput.{json,md,png}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import jax  # noqa: E402
+
+import jaxedge  # noqa: E402
+from algos import ALGOS  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def bench(algo, env, params, seeds, iters, repeats, buffer):
+    module = ALGOS[algo]
+    cfg = dataclasses.replace(module.Config(), warmup_steps=0, buffer_size=buffer, chunk_size=iters,
+                              total_env_steps=10**9)
+    train = module.make_train(cfg, env, params)
+    keys = jax.random.split(jax.random.PRNGKey(0), seeds)
+    t0 = time.perf_counter()
+    init = jax.jit(jax.vmap(train.init))
+    rs = init(keys)
+    jax.block_until_ready(rs)
+    t_init = time.perf_counter() - t0
+    chunk = jax.jit(jax.vmap(train.train_chunk), donate_argnums=0)
+    t0 = time.perf_counter()
+    rs, m = chunk(rs)
+    jax.block_until_ready((rs, m))
+    t_first = time.perf_counter() - t0
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        rs, m = chunk(rs)
+        jax.block_until_ready((rs, m))
+        best = min(best, time.perf_counter() - t0)
+    env_steps = iters * cfg.num_envs * seeds
+    updates = iters * cfg.updates_per_step * seeds
+    return {
+        "algo": algo, "seeds": seeds, "num_envs": cfg.num_envs, "batch_size": cfg.batch_size,
+        "updates_per_step": cfg.updates_per_step, "iters_timed": iters,
+        "env_steps_per_s": env_steps / best, "updates_per_s": updates / best,
+        "agent_steps_per_s": env_steps * env.num_agents / best,
+        "init_s": t_init, "compile_s": max(t_first - best, 0.0), "chunk_s": best, "buffer": buffer,
+    }
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--algo", nargs="*", default=sorted(ALGOS), choices=sorted(ALGOS))
+    ap.add_argument("--env", default="dt_inference", choices=jaxedge.list_envs())
+    ap.add_argument("--seeds", nargs="*", type=int, default=[1, 8, 64])
+    ap.add_argument("--iters", type=int, default=10, help="iterations per timed chunk call")
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--buffer", type=int, default=2_000, help="replay capacity per seed")
+    ap.add_argument("--out", type=Path, default=RESULTS / "train_throughput")
+    ap.add_argument("--replot", action="store_true", help="only rewrite the .md/.png from the .json")
+    args = ap.parse_args(argv)
+    if args.replot:
+        data = json.loads(args.out.with_suffix(".json").read_text())
+        rows, meta = data["rows"], data["meta"]
+        for r in rows:
+            base = next(x for x in rows if x["algo"] == r["algo"] and x["seeds"] == 1)["env_steps_per_s"]
+            r["vs_n_single_runs"] = r["env_steps_per_s"] / base
+            r.pop("per_seed_vs_1", None)
+        args.out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+        args.algo = sorted({r["algo"] for r in rows})
+        write_reports(args, meta, rows)
+        return
+
+    env = jaxedge.make(args.env)
+    params = env.default_params
+    device = jax.devices()[0]
+    meta = {
+        "env": args.env, "sizes": {f.name: getattr(env, f.name) for f in dataclasses.fields(env)},
+        "device": f"{device.platform}:{getattr(device, 'device_kind', '')}", "cpu_count": os.cpu_count(),
+        "loadavg_start": os.getloadavg(), "dtype": "float32", "jax": jax.__version__,
+        "machine": platform.processor() or platform.machine(),
+    }
+    rows = []
+    for algo in args.algo:
+        base = None
+        for seeds in args.seeds:
+            row = bench(algo, env, params, seeds, args.iters, args.repeats, args.buffer)
+            if seeds == 1:
+                base = row["env_steps_per_s"]
+            row["vs_n_single_runs"] = row["env_steps_per_s"] / base if base else None
+            rows.append(row)
+            print(f"{algo:9s} seeds={seeds:3d}  {row['env_steps_per_s']:9.0f} env-steps/s  "
+                  f"{row['updates_per_s']:8.1f} updates/s  compile {row['compile_s']:5.1f}s  "
+                  f"vs {seeds} single runs: {row['vs_n_single_runs'] or float('nan'):.2f}", flush=True)
+    meta["loadavg_end"] = os.getloadavg()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    write_reports(args, meta, rows)
+
+
+def write_reports(args, meta, rows):
+
+    lines = [f"# Training throughput ({args.env}, {meta['device']}, {meta['cpu_count']} CPU cores, float32)", "",
+             f"Default Config of each algo, no warm-up, replay {rows[0].get('buffer', 2000)} per seed; load average "
+             f"{meta['loadavg_start'][0]:.1f} -> {meta['loadavg_end'][0]:.1f} (shared machine: noisy).", "",
+             "| algo | seeds | num_envs | batch | env-steps/s (all seeds) | updates/s (all seeds) | compile s | vs N single-seed runs |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['algo']} | {r['seeds']} | {r['num_envs']} | {r['batch_size']} | "
+                     f"{r['env_steps_per_s']:,.0f} | {r['updates_per_s']:,.1f} | {r['compile_s']:.1f} | "
+                     f"{r['vs_n_single_runs']:.2f} |")
+    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for algo in args.algo:
+        rs = [r for r in rows if r["algo"] == algo]
+        axes[0].plot([r["seeds"] for r in rs], [r["env_steps_per_s"] for r in rs], "o-", label=algo)
+        axes[1].plot([r["seeds"] for r in rs], [r["updates_per_s"] for r in rs], "o-", label=algo)
+    for ax, name in zip(axes, ("env-steps/s (all seeds)", "updates/s (all seeds)")):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("vmapped seeds in one call")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(f"training throughput, {meta['device']}, {meta['cpu_count']} cores")
+    fig.tight_layout()
+    fig.savefig(args.out.with_suffix(".png"), dpi=110)
+    print(f"wrote {args.out}.{{json,md,png}}")
+
+
+if __name__ == "__main__":
+    main()

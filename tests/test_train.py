@@ -1,0 +1,185 @@
+"""Training stack: the train.py CLI for every algo, learning, vmapped sweeps, exact resume, replay budget.
+
+Sizes are tiny (2 users, 2 servers, 2 tasks) so the module stays well inside the CI budget. Compile
+time dominates at these sizes, so the subprocesses share a JAX persistent compilation cache (the
+resume test reuses the maddpg smoke test's programs) and everything compiles at XLA optimisation
+level 0 (about 2.5x faster to compile, 2x slower to run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import serialization
+
+import jaxedge
+from algos import ALGOS, maddpg
+from algos.common import replay
+from algos.common.evaluation import rollout_stats, rollout_stats_runs
+from algos.heuristics import make_heuristic
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--size", "n_users=2", "--size", "n_servers=2", "--size", "n_tasks=2"]
+SMALL_CFG = ["--set", "warmup_steps=40", "--set", "batch_size=32", "--set", "chunk_size=5",
+             "--num-envs", "4", "--eval-envs", "8", "--eval-steps", "10", "--quiet", "--no-plot"]
+
+
+FAST_COMPILE = {"xla_backend_optimization_level": 0}
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("jax_cache")
+
+
+SMOKE_OUT = {}  # algo -> output dir of its smoke run (the resume test reuses maddpg's)
+
+
+def _train_cli(args, cache):
+    flags = (os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0").strip()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_COMPILATION_CACHE_DIR=str(cache),
+               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0", XLA_FLAGS=flags)
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "train.py"), *args], env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("algo", sorted(ALGOS))
+def test_train_cli_smoke(algo, tmp_path, cache_dir):
+    out = tmp_path / algo
+    proc = _train_cli(["--algo", algo, *TINY, *SMALL_CFG, "--total-steps", "100", "--seeds", "2",
+                       "--out", str(out)], cache_dir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    SMOKE_OUT[algo] = out
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("algo", "env", "env_steps", "wall_s", "final", "baselines"):
+        assert key in summary
+    assert summary["algo"] == algo and summary["env"] == "dt_inference"
+    assert set(summary["baselines"]) == {"random", "greedy"}
+    for stats in [summary["final"], *summary["baselines"].values()]:
+        assert np.isfinite(stats["cost"]["mean"]) and np.isfinite(stats["reward"]["mean"])
+    lines = (out / "metrics.csv").read_text().splitlines()
+    assert len(lines) == 1 + 2 * 5  # header + 2 runs x 5 chunks
+    assert (out / "checkpoint.msgpack").exists()
+
+
+@pytest.mark.parametrize(
+    "flags, needle",
+    [
+        (["--algo", "nope"], "choose one of ['ddpg_vdn', 'dqn_vdn', 'maddpg']"),
+        (["--algo", "maddpg", "--env", "nope"], "choose one of ['dt_inference'"),
+        (["--algo", "maddpg", "--set", "bogus=1"], "valid keys: actor_hidden"),
+        (["--algo", "maddpg", "--set", "lr_actor=fast"], "lr_actor expects float"),
+        (["--algo", "maddpg", "--set", "batch_size=1.5"], "batch_size expects int"),
+        (["--algo", "maddpg", "--sweep", "batch_size=8,16"], "sweepable keys: lr_actor"),
+        (["--algo", "maddpg", "--seeds", "x"], "--seeds expects"),
+        (["--algo", "maddpg", "--size", "n_users=0"], "n_users must be a positive int"),
+        (["--algo", "maddpg", "--preset", "nope"], "choose one of ['calibrated', 'paper']"),
+    ],
+)
+def test_train_cli_bad_flags_one_line(flags, needle, capsys, tmp_path):
+    from scripts_train import main
+
+    assert main([*flags, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("train.py: error:") and needle in err, err
+
+
+def test_replay_budget_error(capsys, tmp_path):
+    from scripts_train import main
+
+    env = jaxedge.make("dt_inference")
+    cfg = maddpg.Config()
+    train = maddpg.make_train(cfg, env, env.default_params)
+    per = replay.transition_bytes(train.example_transition)
+    assert replay.check_memory(1000, train.example_transition, runs=2) == 2000 * per
+    with pytest.raises(replay.ReplayMemoryError, match="budget"):
+        replay.check_memory(10**6, train.example_transition, runs=8, budget_bytes=2**30)
+    rc = main(["--algo", "maddpg", "--total-steps", "100000000", "--set", "buffer_size=10000000",
+               "--out", str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "replay buffers need" in err and "\n" not in err
+
+
+def _tiny_train(**overrides):
+    env = jaxedge.make("dt_inference", n_users=2, n_servers=2, n_tasks=2)
+    kw = dict(total_env_steps=64 + 4 * 20, num_envs=4, warmup_steps=64, chunk_size=10, batch_size=32,
+              actor_hidden=(32, 32), critic_hidden=(32, 32))
+    kw.update(overrides)
+    return env, maddpg.make_train(maddpg.Config(**kw), env, env.default_params)
+
+
+def test_vmapped_sweep_equals_separate_runs():
+    env, train = _tiny_train()
+    seeds = jnp.array([0, 1, 0, 1])
+    lrs = jnp.array([1e-4, 1e-4, 1e-3, 1e-3], jnp.float32)
+    taus = jnp.array([0.01, 0.01, 0.05, 0.05], jnp.float32)
+    keys = jax.vmap(jax.random.PRNGKey)(seeds)
+    batched = jax.jit(jax.vmap(train), compiler_options=FAST_COMPILE)(keys, {"lr_actor": lrs, "tau": taus})
+    single = jax.jit(train, compiler_options=FAST_COMPILE)
+    for i in range(4):
+        one = single(keys[i], {"lr_actor": lrs[i], "tau": taus[i]})
+        got = jax.tree_util.tree_map(lambda x: x[i], batched)
+        for a, b in zip(jax.tree_util.tree_leaves(got["train_state"].actor_target),
+                        jax.tree_util.tree_leaves(one["train_state"].actor_target)):
+            np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
+        np.testing.assert_allclose(got["metrics"]["cost"], one["metrics"]["cost"], rtol=1e-4)
+    # different sweep values really train differently
+    assert not np.allclose(batched["train_state"].actor["params"]["Dense_0"]["kernel"][0],
+                           batched["train_state"].actor["params"]["Dense_0"]["kernel"][2])
+
+
+def test_killed_and_resumed_run_matches_uninterrupted(tmp_path, cache_dir):
+    # Same flags as the maddpg smoke test, so every program comes from the compilation cache.
+    # The uninterrupted run is the maddpg smoke run (same flags) when it ran in this session.
+    common = ["--algo", "maddpg", *TINY, *SMALL_CFG, "--total-steps", "100", "--seeds", "2"]
+    full = SMOKE_OUT.get("maddpg")
+    runs = [] if full is not None else [[*common, "--out", str(tmp_path / "full")]]
+    full = full or tmp_path / "full"
+    runs += [
+        [*common, "--out", str(tmp_path / "part"), "--max-chunks", "2"],  # stops after chunk 2's checkpoint
+        [*common, "--out", str(tmp_path / "part"), "--resume"],
+    ]
+    for args in runs:
+        proc = _train_cli(args, cache_dir)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        if "--max-chunks" in args:
+            assert not (tmp_path / "part" / "summary.json").exists()
+            assert json.loads((tmp_path / "part" / "checkpoint.json").read_text())["chunk"] == 2
+    full_ckpt = serialization.msgpack_restore((full / "checkpoint.msgpack").read_bytes())
+    part = serialization.msgpack_restore((tmp_path / "part" / "checkpoint.msgpack").read_bytes())
+    flat_full = jax.tree_util.tree_leaves(full_ckpt)
+    flat_part = jax.tree_util.tree_leaves(part)
+    assert len(flat_full) == len(flat_part)
+    for a, b in zip(flat_full, flat_part):
+        np.testing.assert_array_equal(a, b)
+    f_sum = json.loads((full / "summary.json").read_text())
+    p_sum = json.loads((tmp_path / "part" / "summary.json").read_text())
+    assert f_sum["final"] == p_sum["final"]
+    assert (tmp_path / "part" / "metrics.csv").read_text() == (full / "metrics.csv").read_text()
+
+
+def test_maddpg_beats_random():
+    """Seeded, tolerance-based: 3 vmapped seeds, ~1000 updates on a 2x2x2 dt_inference (calibrated)."""
+    env = jaxedge.make("dt_inference", n_users=2, n_servers=2, n_tasks=2)
+    params = env.default_params
+    cfg = maddpg.Config(total_env_steps=256 + 8 * 500, num_envs=8, warmup_steps=256, chunk_size=500,
+                        batch_size=64, actor_hidden=(64, 64), critic_hidden=(64, 64), lr_actor=1e-3)
+    train = maddpg.make_train(cfg, env, params)
+    out = jax.jit(jax.vmap(train), compiler_options=FAST_COMPILE)(jax.random.split(jax.random.PRNGKey(0), 3))
+    key = jax.random.PRNGKey(7)
+    learned = rollout_stats_runs(env, params, train.act, out["train_state"], key, 64, 20)
+    random = rollout_stats(env, params, make_heuristic(env, "random"), key, 64, 20)
+    cost = np.asarray(learned["cost"]).mean(-1)
+    reward = np.asarray(learned["reward"]).mean(-1)
+    rand_cost, rand_reward = float(np.mean(random["cost"])), float(np.mean(random["reward"]))
+    # Every seed at least halves random's cost and its (negative) reward.
+    assert np.all(cost < 0.5 * rand_cost), (cost, rand_cost)
+    assert np.all(reward > 0.5 * rand_reward), (reward, rand_reward)
