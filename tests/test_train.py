@@ -74,7 +74,7 @@ def test_train_cli_smoke(algo, tmp_path, cache_dir):
     "flags, needle",
     [
         (["--algo", "nope"], "choose one of ['ddpg_vdn', 'dqn_vdn', 'maddpg']"),
-        (["--algo", "maddpg", "--env", "nope"], "choose one of ['dt_inference'"),
+        (["--algo", "maddpg", "--env", "nope"], f"choose one of {jaxedge.list_envs()}"),
         (["--algo", "maddpg", "--set", "bogus=1"], "valid keys: actor_hidden"),
         (["--algo", "maddpg", "--set", "lr_actor=fast"], "lr_actor expects float"),
         (["--algo", "maddpg", "--set", "batch_size=1.5"], "batch_size expects int"),
