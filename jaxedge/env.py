@@ -10,7 +10,8 @@ scenario parameters are a `vmap`, not a recompile.
 * Agents are the leading array axis: ``obs: float32[n_agents, obs_dim]``, ``reward: float32[n_agents]``.
 * ``terminated`` / ``truncated`` are per-env scalar booleans (all agents share an episode).
 * `step` auto-resets: when the episode ends, the returned ``obs``/``state`` are those of a fresh
-  episode and the last observation of the finished one is ``info["final_observation"]``.
+  episode; the last observation and state of the finished one are ``info["final_observation"]``
+  and ``info["final_state"]`` (e.g. for a critic's ``global_state`` at a time-limit end).
 * ``info["metrics"]`` holds the physical quantities of the step (delay, energy, cost, ...).
 
 Subclasses implement `reset_env`, `step_env`, `observation_space`, `action_space`,
@@ -154,6 +155,7 @@ class MultiAgentEnv:
         obs = jnp.where(done, obs_re, obs_st)
         info = dict(info)
         info["final_observation"] = obs_st
+        info["final_state"] = state_st
         return obs, state, reward, terminated, truncated, info
 
     def __repr__(self):

@@ -167,4 +167,5 @@ class VecEnv(Wrapper):
         state = jax.tree_util.tree_map(pick, state_re, state_st)
         info = dict(info)
         info["final_observation"] = obs_st
+        info["final_state"] = state_st
         return obs, state, reward, terminated, truncated, info

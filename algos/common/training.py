@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxedge.env import check_action_shapes
+from jaxedge.wrappers import VecEnv
 
 
 def hparams(cfg, names) -> dict:
@@ -105,32 +105,11 @@ def replay_capacity(cfg) -> int:
 
 
 def step_envs(env, keys, state, action, params):
-    """`jaxedge.wrappers.VecEnv.step` (same keys, same lazy reset) that also returns the
-    pre-reset ``env.global_state`` of every env (the critic's next-state input at episode ends)."""
-    check_action_shapes(
-        env.action_space(params),
-        jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape[1:], x.dtype), action),
-    )
-    split = jax.vmap(jax.random.split)(keys)
-    k_step, k_reset = split[:, 0], split[:, 1]
-    obs_st, state_st, reward, terminated, truncated, info = jax.vmap(
-        env.step_env, in_axes=(0, 0, 0, None)
-    )(k_step, state, action, params)
-    final_global = jax.vmap(env.global_state, in_axes=(0, None))(state_st, params)
-    done = jnp.logical_or(terminated, truncated)
-
-    def with_reset(_):
-        obs_re, state_re = jax.vmap(env.reset_env, in_axes=(0, None))(k_reset, params)
-
-        def pick(r, s):
-            return jnp.where(done.reshape(done.shape + (1,) * (s.ndim - 1)), r, s)
-
-        return pick(obs_re, obs_st), jax.tree_util.tree_map(pick, state_re, state_st)
-
-    obs, state = jax.lax.cond(done.any(), with_reset, lambda _: (obs_st, state_st), None)
-    info = dict(info)
-    info["final_observation"] = obs_st
-    return obs, state, reward, terminated, truncated, info, final_global
+    """`jaxedge.wrappers.VecEnv.step` plus the pre-reset ``env.global_state`` of every env (the
+    critic's next-state input at episode ends)."""
+    out = VecEnv(env).step(keys, state, action, params)
+    final_global = jax.vmap(env.global_state, in_axes=(0, None))(out[-1]["final_state"], params)
+    return (*out, final_global)
 
 
 def env_metrics(reward, info) -> dict:
