@@ -25,14 +25,13 @@ from typing import Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-from flax import struct
 
 from algos.common import replay
 from algos.common.actions import ActionSpec
 from algos.common.networks import MLP, linear_schedule, soft_update
 from algos.common.training import (
-    build_train, env_metrics, gated_updates, hparams, make_optimizer, replay_capacity, schedule_sizes,
-    select, step_envs,
+    ActorCriticState as TrainState, build_train, env_metrics, gated_updates, hparams, make_optimizer,
+    replay_capacity, schedule_sizes, select, step_envs,
 )
 
 TRACED = ("lr_actor", "lr_critic", "gamma", "tau", "noise_start", "noise_end", "gumbel_temperature",
@@ -64,22 +63,6 @@ class Config:
     eps_min: float = 0.05
     logit_reg: float = 1e-3  # L2 on actor outputs (keeps logits / sigmoids out of saturation)
     reward_scale: float = 1.0
-
-
-@struct.dataclass
-class TrainState:
-    actor: dict
-    critic: dict
-    actor_target: dict
-    critic_target: dict
-    actor_opt: object
-    critic_opt: object
-    buffer: replay.Buffer
-    env_state: object
-    obs: jax.Array
-    key: jax.Array
-    step: jax.Array  # training iterations done (int32)
-    hp: dict
 
 
 def make_train(cfg: Config, env, params):

@@ -157,7 +157,3 @@ class MultiAgentEnv:
         info["final_observation"] = obs_st
         info["final_state"] = state_st
         return obs, state, reward, terminated, truncated, info
-
-    def __repr__(self):
-        fields = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))
-        return f"{type(self).__name__}({fields})"

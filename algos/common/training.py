@@ -23,7 +23,9 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 import optax
+from flax import struct
 
+from algos.common import replay
 from jaxedge.wrappers import VecEnv
 
 
@@ -91,6 +93,25 @@ def gated_updates(learning, update, rs, keys, frozen=("buffer", "env_state", "ob
 
     light, metrics = jax.lax.cond(learning, run, skip, light)
     return light.replace(**fixed), metrics
+
+
+@struct.dataclass
+class ActorCriticState:
+    """Runner state of the actor-critic learners (MADDPG, DDPG-VDN): online and target networks with
+    their optimisers (parameters stacked on the agent axis), replay, env state and bookkeeping."""
+
+    actor: dict
+    critic: dict
+    actor_target: dict
+    critic_target: dict
+    actor_opt: object
+    critic_opt: object
+    buffer: replay.Buffer
+    env_state: object
+    obs: jax.Array
+    key: jax.Array
+    step: jax.Array  # training iterations done (int32)
+    hp: dict
 
 
 def select(pred, a, b):
