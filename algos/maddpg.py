@@ -22,11 +22,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Sequence
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from algos.common import replay
+from jaxedge import spaces
 from algos.common.actions import ActionSpec
 from algos.common.networks import MLP, linear_schedule, soft_update
 from algos.common.training import (
@@ -35,7 +36,7 @@ from algos.common.training import (
 )
 
 TRACED = ("lr_actor", "lr_critic", "gamma", "tau", "noise_start", "noise_end", "gumbel_temperature",
-          "reward_scale", "logit_reg")
+          "reward_scale", "logit_reg", "share_reg")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,19 +62,171 @@ class Config:
     noise_end: float = 0.02
     noise_fraction: float = 0.6
     eps_min: float = 0.05
-    logit_reg: float = 1e-3  # L2 on actor outputs (keeps logits / sigmoids out of saturation)
+    logit_reg: float = 0.03  # L2 on the discrete logits (keeps the choice stochastic in training)
+    share_reg: float = 0.03  # L2 on the shares' pre-activations (keeps them off the sigmoid's flat ends)
     reward_scale: float = 1.0
+    per_choice_shares: bool = True  # continuous outputs per discrete choice (ActionSpec.per_choice)
+    discrete_actor_loss: str = "straight_through"  # or "expected": exact E_pi[Q] over each head's options (~3x slower on CPU)
+    share_params: bool = False  # True: one actor and one critic trained on every agent's data
+
+
+def _per_choice_ok(env, params) -> bool:
+    space = env.action_space(params)
+    return isinstance(space, spaces.Hybrid) and space.continuous.shape[: len(space.discrete.shape)] == space.discrete.shape
+
+
+def relative_order(n: int) -> np.ndarray:
+    """``int[n, n]``; row i lists agents i, i+1, ... (mod n): the agent-relative layout (A41)."""
+    return (np.arange(n)[:, None] + np.arange(n)[None, :]) % n
+
+
+@dataclasses.dataclass(frozen=True)
+class Core:
+    """The networks and per-agent updates of MADDPG, shared with MADDPG-CGAN.
+
+    Critic inputs are per agent, ``x: [n, B, D]``, with agent i's own action at ``own_slot`` of
+    ``x[i]``; how ``x`` is assembled (true joint data here, twin features in MADDPG-CGAN) is the
+    learner's business.
+    """
+
+    cfg: Config
+    spec: ActionSpec
+    n: int
+    obs_dim: int
+
+    @classmethod
+    def build(cls, cfg: Config, env, params) -> "Core":
+        per_choice = cfg.per_choice_shares and _per_choice_ok(env, params)
+        spec = ActionSpec.from_env(env, params, cfg.eps_min, per_choice)
+        return cls(cfg, spec, env.num_agents, env.observation_space(params).shape[-1])
+
+    @property
+    def actor(self):
+        return MLP(tuple(self.cfg.actor_hidden), self.spec.n_logits, out_scale=0.01)
+
+    @property
+    def critic(self):
+        return MLP(tuple(self.cfg.critic_hidden), 1)
+
+    @property
+    def tx(self):
+        return make_optimizer(self.cfg.max_grad_norm)
+
+    def actors(self, p, obs):
+        """Every agent's actor on its own observation: ``obs [..., n, obs_dim] -> [..., n, n_logits]``."""
+        return jax.vmap(self.actor.apply, in_axes=(0, -2), out_axes=-2)(p, obs)
+
+    def init_networks(self, key, hp, critic_in_dim: int) -> dict:
+        k_a, k_c = jax.random.split(key)
+        keys_a, keys_c = jax.random.split(k_a, self.n), jax.random.split(k_c, self.n)
+        if self.cfg.share_params:  # identical copies, kept identical by `_shared`
+            keys_a, keys_c = jnp.broadcast_to(k_a, keys_a.shape), jnp.broadcast_to(k_c, keys_c.shape)
+        actor_p = jax.vmap(lambda k: self.actor.init(k, jnp.zeros((self.obs_dim,))))(keys_a)
+        critic_p = jax.vmap(lambda k: self.critic.init(k, jnp.zeros((critic_in_dim,))))(keys_c)
+        return dict(
+            actor=actor_p, critic=critic_p, actor_target=actor_p, critic_target=critic_p,
+            actor_opt=jax.vmap(self.tx(learning_rate=hp["lr_actor"]).init)(actor_p),
+            critic_opt=jax.vmap(self.tx(learning_rate=hp["lr_critic"]).init)(critic_p),
+        )
+
+    def critics(self, p, x):
+        """``x [n, B, D] -> Q [n, B]``, agent i's critic on ``x[i]``."""
+        return jax.vmap(lambda q, x_i: self.critic.apply(q, x_i)[..., 0])(p, x)
+
+    def _shared(self, grads):
+        """Parameter sharing: every agent's copy takes the agent-mean gradient."""
+        if not self.cfg.share_params:
+            return grads
+        return jax.tree_util.tree_map(lambda g: jnp.broadcast_to(g.mean(0), g.shape), grads)
+
+    def _step(self, params, opt, grads, lr):
+        upd, opt = jax.vmap(self.tx(learning_rate=lr).update)(self._shared(grads), opt, params)
+        return jax.tree_util.tree_map(lambda p, u: p + u, params, upd), opt
+
+    def td_target(self, hp, q_next, reward, terminated):
+        """``y_i = r_i + gamma (1 - term) Q'_i(s', mu'(o'))`` (eq. 20 read as standard MADDPG, A29)."""
+        not_term = 1.0 - terminated.astype(jnp.float32)
+        return jax.lax.stop_gradient(hp["reward_scale"] * reward.T + hp["gamma"] * not_term * q_next)
+
+    def critic_update(self, rs, x, y):
+        """Eq. 21 for every agent: ``(critic, critic_opt, loss [n])``."""
+
+        def loss(q_params, x_i, y_i):
+            return jnp.mean((self.critic.apply(q_params, x_i)[..., 0] - y_i) ** 2)
+
+        c_loss, grads = jax.vmap(jax.value_and_grad(loss))(rs.critic, x, y)
+        critic, opt = self._step(rs.critic, rs.critic_opt, grads, rs.hp["lr_critic"])
+        return critic, opt, c_loss
+
+    def actor_update(self, rs, critic_p, x, own_slot: slice, obs_own, key):
+        """Eq. 22 read as standard MADDPG (A29): agent i maximises its online critic with only its own
+        action from the current policy. ``obs_own [n, B, obs_dim]``. Returns ``(actor, actor_opt,
+        loss [n], q [n])``."""
+        hp, spec = rs.hp, self.spec
+
+        def loss(a_params, q_params, x_i, obs_i, k):
+            out = self.actor.apply(a_params, obs_i)
+            one_hot, cont = spec.sample(k, out, hp["gumbel_temperature"], 0.0)
+            d = spec.heads * spec.n_choices
+            reg = hp["logit_reg"] * jnp.mean(out[..., :d] ** 2) + hp["share_reg"] * jnp.mean(out[..., d:] ** 2)
+            if self.cfg.discrete_actor_loss == "expected":
+                q = self.expected_q(q_params, x_i, own_slot, out, jax.lax.stop_gradient(one_hot))
+            else:
+                q = self.critic.apply(q_params, x_i.at[:, own_slot].set(spec.critic_action(one_hot, cont)))[..., 0]
+            return -q.mean() + reg, q.mean()
+
+        (a_loss, q_mean), grads = jax.vmap(jax.value_and_grad(loss, has_aux=True))(
+            rs.actor, critic_p, x, obs_own, jax.random.split(key, self.n)
+        )
+        actor, opt = self._step(rs.actor, rs.actor_opt, grads, hp["lr_actor"])
+        return actor, opt, a_loss, q_mean
+
+    def expected_q(self, q_params, x_i, own_slot: slice, out, one_hot):
+        """``[B]``: mean over heads h of ``sum_c pi_h(c) Q(x_i with head h set to option c)``.
+
+        Option c carries its own shares (per-choice) and the other heads keep ``one_hot``'s options.
+        This is the exact expectation over the discrete options, so the logits get an unbiased
+        gradient (the straight-through Gumbel gradient is a first-order guess at one vertex). The
+        first critic layer is linear, so only the own-action slot's contribution is recomputed.
+        """
+        spec = self.spec
+        logits, pre = spec.split(out)
+        values = spec.squash(pre)  # [B, H, C, k] (per choice) or [B, H*k]
+        heads, choices = spec.heads, spec.n_choices
+        cur = spec.chosen(one_hot, values).reshape(one_hot.shape[:-1] + (-1,))  # [B, H, k]
+        eye = jnp.eye(heads)[:, None, :, None]  # [alt head, 1, head, 1]
+        alt_oh = eye * jnp.eye(choices)[None, :, None, :] + (1 - eye) * one_hot[:, None, None]  # [B,H,C,H,C]
+        per_c = values if spec.per_choice else jnp.broadcast_to(cur[:, :, None], cur.shape[:2] + (choices,) + cur.shape[2:])
+        alt_cont = eye * per_c[:, :, :, None, :] + (1 - eye) * cur[:, None, None]  # [B, H, C, H, k]
+        alt_act = spec.critic_action(alt_oh, alt_cont.reshape(alt_oh.shape[:3] + (-1,)))  # [B, H, C, critic_dim]
+        layers = q_params["params"]
+        k0, b0 = layers["Dense_0"]["kernel"], layers["Dense_0"]["bias"]
+        h = (x_i @ k0 + b0)[:, None, None] + (alt_act - x_i[:, None, None, own_slot]) @ k0[own_slot]
+        for j in range(1, len(self.cfg.critic_hidden) + 1):
+            h = jax.nn.relu(h) @ layers[f"Dense_{j}"]["kernel"] + layers[f"Dense_{j}"]["bias"]
+        return (jax.nn.softmax(logits, axis=-1) * h[..., 0]).sum(-1).mean(-1)
+
+    def soft_update_targets(self, rs, actor_p, critic_p):
+        return dict(actor_target=soft_update(rs.actor_target, actor_p, rs.hp["tau"]),
+                    critic_target=soft_update(rs.critic_target, critic_p, rs.hp["tau"]))
+
+    def exploration_sigma(self, rs, sizes):
+        progress = (rs.step - sizes["warmup_iters"]) / sizes["learn_iters"]
+        return linear_schedule(rs.hp["noise_start"], rs.hp["noise_end"], self.cfg.noise_fraction, progress)
+
+    def act(self, rs, obs):
+        """Deterministic decentralised policy for one env: argmax targets, noiseless shares."""
+        one_hot, cont = self.spec.deterministic(self.actors(rs.actor, obs))
+        return self.spec.env_action(one_hot, cont)
 
 
 def make_train(cfg: Config, env, params):
-    spec = ActionSpec.from_env(env, params, cfg.eps_min)
-    n, obs_dim = env.num_agents, env.observation_space(params).shape[-1]
+    core = Core.build(cfg, env, params)
+    spec, n, obs_dim = core.spec, core.n, core.obs_dim
     sizes = schedule_sizes(cfg)
     capacity = replay_capacity(cfg)
-    actor = MLP(tuple(cfg.actor_hidden), spec.n_logits, out_scale=0.01)
-    critic = MLP(tuple(cfg.critic_hidden), 1)
-    tx = make_optimizer(cfg.max_grad_norm)
     E = cfg.num_envs
+    order = relative_order(n)
 
     _, state0 = jax.eval_shape(env.reset, jax.random.PRNGKey(0), params)
     g_dim = jax.eval_shape(env.global_state, state0, params).shape[-1]
@@ -86,14 +239,13 @@ def make_train(cfg: Config, env, params):
         next_gstate=jax.ShapeDtypeStruct((g_dim,), jnp.float32),
         terminated=jax.ShapeDtypeStruct((), jnp.bool_),
     )
-    make_train.example_transition = example  # for memory checks by callers
+    own_slot = slice(g_dim + obs_dim, g_dim + obs_dim + spec.critic_dim)  # agent i's action in x[i]
 
-    def actors(p, obs):  # obs [..., n, obs_dim] -> [..., n, n_logits]
-        return jax.vmap(actor.apply, in_axes=(0, -2), out_axes=-2)(p, obs)
-
-    def critics(p, gstate, act):  # every agent's critic on the same joint input -> [n, B]
-        x = jnp.concatenate([gstate, act.reshape(act.shape[:-2] + (-1,))], axis=-1)
-        return jax.vmap(lambda q: critic.apply(q, x)[..., 0])(p)
+    def critic_inputs(gstate, obs, act):
+        """``x[i] = [s, o_i, a_i, a_{i+1}, ...]``: the global state, agent i's observation and every
+        action in agent-relative order (A41) -> ``[n, B, D]``."""
+        rel = jnp.moveaxis(act[:, order], 1, 0).reshape(n, act.shape[0], -1)
+        return jnp.concatenate([jnp.broadcast_to(gstate, (n,) + gstate.shape), jnp.swapaxes(obs, 0, 1), rel], -1)
 
     def env_step(rs_key, env_state, obs, one_hot, cont):
         act = jax.vmap(spec.env_action)(one_hot, cont)
@@ -106,66 +258,30 @@ def make_train(cfg: Config, env, params):
         return next_obs, env_state, transition, env_metrics(reward, info)
 
     def init(key, hp):
-        k_a, k_c, k_env, key = jax.random.split(key, 4)
-        actor_p = jax.vmap(lambda k: actor.init(k, jnp.zeros((obs_dim,))))(jax.random.split(k_a, n))
-        critic_p = jax.vmap(lambda k: critic.init(k, jnp.zeros((g_dim + n * spec.critic_dim,))))(
-            jax.random.split(k_c, n)
-        )
+        k_net, k_env, key = jax.random.split(key, 3)
+        nets = core.init_networks(k_net, hp, g_dim + obs_dim + n * spec.critic_dim)
         obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(k_env, E), params)
-        buf = replay.init(example, capacity)
-        return TrainState(
-            actor=actor_p, critic=critic_p, actor_target=actor_p, critic_target=critic_p,
-            actor_opt=jax.vmap(tx(learning_rate=hp["lr_actor"]).init)(actor_p),
-            critic_opt=jax.vmap(tx(learning_rate=hp["lr_critic"]).init)(critic_p),
-            buffer=buf, env_state=env_state, obs=obs, key=key, step=jnp.zeros((), jnp.int32), hp=hp,
-        )
+        return TrainState(**nets, buffer=replay.init(example, capacity), env_state=env_state, obs=obs, key=key,
+                          step=jnp.zeros((), jnp.int32), hp=hp)
 
     def update(rs: TrainState, key):
-        hp = rs.hp
         k_batch, k_actor = jax.random.split(key)
         b = replay.sample(rs.buffer, k_batch, cfg.batch_size)
-        # ---- critics: y_i = r_i + gamma (1 - term) Q'_i(s', mu'(o')) -------------------------------
-        next_oh, next_c = spec.deterministic(actors(rs.actor_target, b["next_obs"]))
-        q_next = critics(rs.critic_target, b["next_gstate"], spec.critic_action(next_oh, next_c))
-        not_term = 1.0 - b["terminated"].astype(jnp.float32)
-        y = hp["reward_scale"] * b["reward"].T + hp["gamma"] * not_term * q_next  # [n, B]
-        y = jax.lax.stop_gradient(y)
-        x = jnp.concatenate([b["gstate"], b["act"].reshape(cfg.batch_size, -1)], axis=-1)
-
-        def critic_loss(q_params, y_i):
-            return jnp.mean((critic.apply(q_params, x)[..., 0] - y_i) ** 2)
-
-        c_loss, c_grads = jax.vmap(jax.value_and_grad(critic_loss))(rs.critic, y)
-        c_upd, critic_opt = jax.vmap(tx(learning_rate=hp["lr_critic"]).update)(c_grads, rs.critic_opt, rs.critic)
-        critic_p = jax.tree_util.tree_map(lambda p, u: p + u, rs.critic, c_upd)
-
-        # ---- actors: maximise Q_i with only agent i's action from the current policy -----------------
-        def actor_loss(a_params, q_params, i, obs_i, k):
-            out = actor.apply(a_params, obs_i)
-            one_hot, cont = spec.sample(k, out, hp["gumbel_temperature"], 0.0)
-            acts = b["act"].at[:, i].set(spec.critic_action(one_hot, cont))
-            xa = jnp.concatenate([b["gstate"], acts.reshape(cfg.batch_size, -1)], axis=-1)
-            q = critic.apply(q_params, xa)[..., 0]
-            return -q.mean() + hp["logit_reg"] * jnp.mean(out**2), q.mean()
-
-        (a_loss, q_mean), a_grads = jax.vmap(jax.value_and_grad(actor_loss, has_aux=True))(
-            rs.actor, critic_p, jnp.arange(n), jnp.swapaxes(b["obs"], 0, 1), jax.random.split(k_actor, n)
-        )
-        a_upd, actor_opt = jax.vmap(tx(learning_rate=hp["lr_actor"]).update)(a_grads, rs.actor_opt, rs.actor)
-        actor_p = jax.tree_util.tree_map(lambda p, u: p + u, rs.actor, a_upd)
-        rs = rs.replace(
-            actor=actor_p, critic=critic_p, actor_opt=actor_opt, critic_opt=critic_opt,
-            actor_target=soft_update(rs.actor_target, actor_p, hp["tau"]),
-            critic_target=soft_update(rs.critic_target, critic_p, hp["tau"]),
-        )
-        return rs, {"critic_loss": c_loss.mean(), "actor_loss": a_loss.mean(), "q": q_mean.mean()}
+        next_act = spec.critic_action(*spec.deterministic(core.actors(rs.actor_target, b["next_obs"])))
+        q_next = core.critics(rs.critic_target, critic_inputs(b["next_gstate"], b["next_obs"], next_act))
+        y = core.td_target(rs.hp, q_next, b["reward"], b["terminated"])
+        x = critic_inputs(b["gstate"], b["obs"], b["act"])
+        critic_p, critic_opt, c_loss = core.critic_update(rs, x, y)
+        actor_p, actor_opt, a_loss, q = core.actor_update(rs, critic_p, x, own_slot, jnp.swapaxes(b["obs"], 0, 1), k_actor)
+        rs = rs.replace(actor=actor_p, critic=critic_p, actor_opt=actor_opt, critic_opt=critic_opt,
+                        **core.soft_update_targets(rs, actor_p, critic_p))
+        return rs, {"critic_loss": c_loss.mean(), "actor_loss": a_loss.mean(), "q": q.mean()}
 
     def iteration(rs: TrainState):
         key, k_act, k_rand, k_step, k_upd = jax.random.split(rs.key, 5)
         learning = rs.step >= sizes["warmup_iters"]  # warm-up: uniformly random actions, no updates
-        progress = (rs.step - sizes["warmup_iters"]) / sizes["learn_iters"]
-        sigma = linear_schedule(rs.hp["noise_start"], rs.hp["noise_end"], cfg.noise_fraction, progress)
-        one_hot, cont = spec.sample(k_act, actors(rs.actor, rs.obs), rs.hp["gumbel_temperature"], sigma)
+        sigma = core.exploration_sigma(rs, sizes)
+        one_hot, cont = spec.sample(k_act, core.actors(rs.actor, rs.obs), rs.hp["gumbel_temperature"], sigma)
         one_hot, cont = select(learning, (one_hot, cont), spec.random_critic_action(k_rand, (E,)))
         obs, env_state, tr, metrics = env_step(k_step, rs.env_state, rs.obs, one_hot, cont)
         rs = rs.replace(buffer=replay.add(rs.buffer, tr), obs=obs, env_state=env_state, key=key)
@@ -173,12 +289,7 @@ def make_train(cfg: Config, env, params):
         metrics.update(losses)
         return rs.replace(step=rs.step + 1), metrics
 
-    def act(rs: TrainState, obs):
-        """Deterministic decentralised policy for one env: argmax targets, noiseless shares."""
-        one_hot, cont = spec.deterministic(actors(rs.actor, obs))
-        return spec.env_action(one_hot, cont)
-
-    train = build_train(init, iteration, act, cfg, hparams(cfg, TRACED))
+    train = build_train(init, iteration, core.act, cfg, hparams(cfg, TRACED))
     train.example_transition = example
     train.replay_capacity = capacity
     return train

@@ -44,9 +44,15 @@ class ActionSpec:
     high: float
     eps_min: float
     kind: str  # "discrete" | "multidiscrete" | "hybrid"
+    per_choice: bool = False  # hybrid only: separate continuous outputs for every discrete choice
+
+    def __post_init__(self):
+        if self.per_choice and (self.kind != "hybrid" or self.cont_shape[: len(self.head_shape)] != self.head_shape):
+            raise ValueError("per_choice needs a Hybrid space whose continuous shape is head_shape + (k,)")
 
     @classmethod
-    def from_space(cls, space: spaces.Space, n_agents: int, eps_min: float = 0.05) -> "ActionSpec":
+    def from_space(cls, space: spaces.Space, n_agents: int, eps_min: float = 0.05,
+                   per_choice: bool = False) -> "ActionSpec":
         def disc(sp):
             if isinstance(sp, spaces.Discrete):
                 shape = sp.shape[1:]
@@ -66,7 +72,7 @@ class ActionSpec:
             if not (np.all(box.low == low) and np.all(box.high == high) and np.isfinite([low, high]).all()):
                 raise ValueError("Hybrid continuous part needs one finite [low, high] for all entries")
             return cls(n_agents, len(nvec), max(nvec), head_shape, nvec, box.shape[1:], low, high,
-                       eps_min, "hybrid")
+                       eps_min, "hybrid", per_choice)
         if isinstance(space, (spaces.Discrete, spaces.MultiDiscrete)):
             head_shape, nvec = disc(space)
             kind = "discrete" if isinstance(space, spaces.Discrete) else "multidiscrete"
@@ -74,8 +80,8 @@ class ActionSpec:
         raise TypeError(f"unsupported action space {space}; expected Discrete, MultiDiscrete or Hybrid")
 
     @classmethod
-    def from_env(cls, env, params, eps_min: float = 0.05) -> "ActionSpec":
-        return cls.from_space(env.action_space(params), env.num_agents, eps_min)
+    def from_env(cls, env, params, eps_min: float = 0.05, per_choice: bool = False) -> "ActionSpec":
+        return cls.from_space(env.action_space(params), env.num_agents, eps_min, per_choice)
 
     # ---- sizes ----------------------------------------------------------------------------------
     @property
@@ -83,8 +89,13 @@ class ActionSpec:
         return int(np.prod(self.cont_shape)) if self.cont_shape else 0
 
     @property
+    def per_head_cont(self) -> int:
+        return self.cont_dim // self.heads
+
+    @property
     def n_logits(self) -> int:
-        return self.heads * self.n_choices + self.cont_dim
+        return self.heads * self.n_choices * (1 + (self.per_head_cont if self.per_choice else 0)) + (
+            0 if self.per_choice else self.cont_dim)
 
     @property
     def critic_dim(self) -> int:
@@ -98,11 +109,29 @@ class ActionSpec:
 
     # ---- actor outputs -> actions ---------------------------------------------------------------
     def split(self, out):
-        """``out[..., n_logits]`` -> (masked logits ``[..., heads, n_choices]``, pre-activations)."""
+        """``out[..., n_logits]`` -> (masked logits ``[..., heads, n_choices]``, pre-activations:
+        ``[..., cont_dim]``, or ``[..., heads, n_choices, k]`` with ``per_choice``)."""
         d = self.heads * self.n_choices
         logits = out[..., :d].reshape(out.shape[:-1] + (self.heads, self.n_choices))
         logits = jnp.where(self.mask, logits, -1e9)
-        return logits, out[..., d:]
+        pre = out[..., d:]
+        if self.per_choice:
+            pre = pre.reshape(out.shape[:-1] + (self.heads, self.n_choices, self.per_head_cont))
+        return logits, pre
+
+    def chosen(self, one_hot, values):
+        """The continuous values of each head's chosen option (``per_choice``), flat ``[..., cont_dim]``;
+        the straight-through one-hot passes gradients to the chosen values (parameterised actions,
+        as in P-DQN / H-PPO)."""
+        if not self.per_choice:
+            return values
+        picked = jnp.einsum("...hc,...hck->...hk", one_hot, values)
+        return picked.reshape(picked.shape[:-2] + (self.cont_dim,))
+
+    @property
+    def floor(self) -> float:
+        """Smallest continuous value an actor emits (eps_min of a [0, high] box, else ``low``)."""
+        return self.high * self.eps_min if self.low == 0.0 else self.low
 
     def squash(self, pre):
         """Pre-activations -> continuous values in the box (eps_min floor on [0, 1] boxes)."""
@@ -114,8 +143,11 @@ class ActionSpec:
     def sample(self, key, out, temperature=1.0, noise_std=0.0):
         """Training action: Gumbel-softmax straight-through one-hot + noisy squashed continuous.
 
-        Returns ``(one_hot [..., heads, n_choices], continuous [..., cont_dim])``; both carry
-        gradients to ``out`` (through the soft sample and the squash).
+        The exploration noise is Gaussian in the action box (``noise_std`` x its width, then clipped
+        to ``[floor, high]``), not on the pre-activations: a share the actor has pushed onto the
+        sigmoid's flat end would otherwise never be explored again (seen on dt_inference: server CPU
+        shares stuck at eps_min). Returns ``(one_hot [..., heads, n_choices], continuous
+        [..., cont_dim])``; both carry gradients to ``out`` (through the soft sample and the squash).
         """
         k_g, k_n = jax.random.split(key)
         logits, pre = self.split(out)
@@ -123,13 +155,15 @@ class ActionSpec:
         soft = jax.nn.softmax((logits + gumbel) / temperature, axis=-1)
         hard = jax.nn.one_hot(jnp.argmax(soft, -1), self.n_choices)
         one_hot = soft + jax.lax.stop_gradient(hard - soft)
-        pre = pre + noise_std * jax.random.normal(k_n, pre.shape)
-        return one_hot, self.squash(pre)
+        cont = self.chosen(one_hot, self.squash(pre))
+        noise = noise_std * (self.high - self.low) * jax.random.normal(k_n, cont.shape)
+        return one_hot, jnp.clip(cont + noise, self.floor, self.high)
 
     def deterministic(self, out):
         """Evaluation action: argmax one-hot and noiseless squash (gradients flow to the squash)."""
         logits, pre = self.split(out)
-        return jax.nn.one_hot(jnp.argmax(logits, -1), self.n_choices), self.squash(pre)
+        one_hot = jax.nn.one_hot(jnp.argmax(logits, -1), self.n_choices)
+        return one_hot, self.chosen(one_hot, self.squash(pre))
 
     # ---- conversions ----------------------------------------------------------------------------
     def critic_action(self, one_hot, cont):

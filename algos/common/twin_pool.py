@@ -68,7 +68,7 @@ def init(example, n: int, n_prime: int) -> TwinPool:
     if n < 1 or n_prime < 0:
         raise ValueError(f"twin pool needs n >= 1 and n_prime >= 0, got n={n}, n_prime={n_prime}")
     shape = (n_prime + 1, n + n_prime)
-    data = jax.tree_util.tree_map(lambda x: jnp.zeros(shape + tuple(jnp.shape(x)), jnp.asarray(x).dtype), example)
+    data = jax.tree_util.tree_map(lambda x: jnp.zeros(shape + tuple(x.shape), x.dtype), example)
     return TwinPool(data=data, ptr=jnp.zeros((), jnp.int32), count=jnp.zeros((), jnp.int32))
 
 
