@@ -3,6 +3,7 @@
 
     python benchmarks/train_throughput.py                         # every algo, seeds 1 8 64
     python benchmarks/train_throughput.py --algo maddpg --seeds 1 8 --iters 20
+    python benchmarks/train_throughput.py --groups               # vmap only, no blocked rows
 
 Each algo runs with its default ``Config`` (the defaults of ``scripts/train.py``) on the default
 env, except a small replay buffer (``--buffer``; throughput barely depends on it, memory does: 64
@@ -12,7 +13,9 @@ every seed. The first chunk call (compile + run) is timed apart from the followi
 reported rate is the best of ``--repeats`` calls of ``--iters`` iterations after
 ``block_until_ready``. "vs N single runs" = env-steps/s of the N-seed call / env-steps/s of the
 1-seed call, i.e. (time of N single-seed runs back to back) / (time of one N-seed call): >= 1 means
-the vmapped call is no slower per seed than N separate runs. Results go to
+the vmapped call is no slower per seed than N separate runs. With ``--groups G`` (default 8) every
+seed count above G is also timed as one call that ``lax.map``s over blocks of G vmapped seeds
+(`algos.common.training.map_runs`, what ``scripts/train.py`` does on a CPU). Results go to
 benchmarks/results/train_throughput.{json,md,png}.
 """
 
@@ -33,11 +36,12 @@ import jax  # noqa: E402
 
 import jaxedge  # noqa: E402
 from algos import ALGOS  # noqa: E402
+from algos.common.training import map_runs  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def bench(algo, env, params, seeds, iters, repeats, buffer):
+def bench(algo, env, params, seeds, iters, repeats, buffer, group=None):
     module = ALGOS[algo]
     cfg = dataclasses.replace(module.Config(), warmup_steps=0, buffer_size=buffer, chunk_size=iters,
                               total_env_steps=10**9)
@@ -48,7 +52,7 @@ def bench(algo, env, params, seeds, iters, repeats, buffer):
     rs = init(keys)
     jax.block_until_ready(rs)
     t_init = time.perf_counter() - t0
-    chunk = jax.jit(jax.vmap(train.train_chunk), donate_argnums=0)
+    chunk = jax.jit(map_runs(train.train_chunk, group), donate_argnums=0)
     t0 = time.perf_counter()
     rs, m = chunk(rs)
     jax.block_until_ready((rs, m))
@@ -62,7 +66,7 @@ def bench(algo, env, params, seeds, iters, repeats, buffer):
     env_steps = iters * cfg.num_envs * seeds
     updates = iters * cfg.updates_per_step * seeds
     return {
-        "algo": algo, "seeds": seeds, "num_envs": cfg.num_envs, "batch_size": cfg.batch_size,
+        "algo": algo, "seeds": seeds, "group": group if group and group < seeds else seeds, "num_envs": cfg.num_envs, "batch_size": cfg.batch_size,
         "updates_per_step": cfg.updates_per_step, "iters_timed": iters,
         "env_steps_per_s": env_steps / best, "updates_per_s": updates / best,
         "agent_steps_per_s": env_steps * env.num_agents / best,
@@ -76,6 +80,8 @@ def main(argv=None):
     ap.add_argument("--env", default="dt_inference", choices=jaxedge.list_envs())
     ap.add_argument("--seeds", nargs="*", type=int, default=[1, 8, 64])
     ap.add_argument("--iters", type=int, default=10, help="iterations per timed chunk call")
+    ap.add_argument("--groups", nargs="*", type=int, default=[8],
+                    help="also time every seed count above G as lax.map over blocks of G vmapped seeds")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--buffer", type=int, default=2_000, help="replay capacity per seed")
     ap.add_argument("--out", type=Path, default=RESULTS / "train_throughput")
@@ -105,13 +111,14 @@ def main(argv=None):
     rows = []
     for algo in args.algo:
         base = None
-        for seeds in args.seeds:
-            row = bench(algo, env, params, seeds, args.iters, args.repeats, args.buffer)
+        cases = [(s, None) for s in args.seeds] + [(s, g) for s in args.seeds for g in args.groups if g < s]
+        for seeds, group in cases:
+            row = bench(algo, env, params, seeds, args.iters, args.repeats, args.buffer, group)
             if seeds == 1:
                 base = row["env_steps_per_s"]
             row["vs_n_single_runs"] = row["env_steps_per_s"] / base if base else None
             rows.append(row)
-            print(f"{algo:9s} seeds={seeds:3d}  {row['env_steps_per_s']:9.0f} env-steps/s  "
+            print(f"{algo:9s} seeds={seeds:3d} group={row['group']:3d}  {row['env_steps_per_s']:9.0f} env-steps/s  "
                   f"{row['updates_per_s']:8.1f} updates/s  compile {row['compile_s']:5.1f}s  "
                   f"vs {seeds} single runs: {row['vs_n_single_runs'] or float('nan'):.2f}", flush=True)
     meta["loadavg_end"] = os.getloadavg()
@@ -125,10 +132,12 @@ def write_reports(args, meta, rows):
     lines = [f"# Training throughput ({args.env}, {meta['device']}, {meta['cpu_count']} CPU cores, float32)", "",
              f"Default Config of each algo, no warm-up, replay {rows[0].get('buffer', 2000)} per seed; load average "
              f"{meta['loadavg_start'][0]:.1f} -> {meta['loadavg_end'][0]:.1f} (shared machine: noisy).", "",
-             "| algo | seeds | num_envs | batch | env-steps/s (all seeds) | updates/s (all seeds) | compile s | vs N single-seed runs |",
-             "|---|---|---|---|---|---|---|---|"]
+             "`vmapped together` < seeds: one call that `lax.map`s over blocks of that many vmapped seeds "
+             "(`algos.common.training.map_runs`, the CPU default of `scripts/train.py --run-group auto`).", "",
+             "| algo | seeds | vmapped together | num_envs | batch | env-steps/s (all seeds) | updates/s (all seeds) | compile s | vs N single-seed runs |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['algo']} | {r['seeds']} | {r['num_envs']} | {r['batch_size']} | "
+        lines.append(f"| {r['algo']} | {r['seeds']} | {r.get('group', r['seeds'])} | {r['num_envs']} | {r['batch_size']} | "
                      f"{r['env_steps_per_s']:,.0f} | {r['updates_per_s']:,.1f} | {r['compile_s']:.1f} | "
                      f"{r['vs_n_single_runs']:.2f} |")
     args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
@@ -140,9 +149,14 @@ def write_reports(args, meta, rows):
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for algo in args.algo:
-        rs = [r for r in rows if r["algo"] == algo]
-        axes[0].plot([r["seeds"] for r in rs], [r["env_steps_per_s"] for r in rs], "o-", label=algo)
-        axes[1].plot([r["seeds"] for r in rs], [r["updates_per_s"] for r in rs], "o-", label=algo)
+        rs = [r for r in rows if r["algo"] == algo and r.get("group", r["seeds"]) == r["seeds"]]
+        line = axes[0].plot([r["seeds"] for r in rs], [r["env_steps_per_s"] for r in rs], "o-", label=f"{algo} (vmap)")[0]
+        axes[1].plot([r["seeds"] for r in rs], [r["updates_per_s"] for r in rs], "o-", label=f"{algo} (vmap)")
+        grouped = [r for r in rows if r["algo"] == algo and r.get("group", r["seeds"]) < r["seeds"]]
+        for ax, key in zip(axes, ("env_steps_per_s", "updates_per_s")):
+            if grouped:
+                ax.plot([r["seeds"] for r in grouped], [r[key] for r in grouped], "s", mfc="none", ms=9,
+                        color=line.get_color(), label=f"{algo} (blocks of {grouped[0]['group']})")
     for ax, name in zip(axes, ("env-steps/s (all seeds)", "updates/s (all seeds)")):
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")

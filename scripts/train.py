@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Train a learner: every seed and sweep value in ONE vmapped compiled call, chunk by chunk.
 
-    python scripts/train.py --algo maddpg                              # the default run
+    python scripts/train.py --algo maddpg_cgan                         # the main job (seed 000)
+    python scripts/train.py --algo maddpg                              # plain MADDPG
     python scripts/train.py --algo maddpg --seeds 8 --sweep lr_actor=1e-4,3e-4 --out runs/sweep
     python scripts/train.py --algo dqn_vdn --size n_users=2 --size n_servers=2 --total-steps 4000
     python scripts/train.py --algo maddpg --out runs/x --resume          # continue from the checkpoint
@@ -35,8 +36,10 @@ import jaxedge  # noqa: E402
 from algos import ALGOS, heuristics  # noqa: E402
 from algos.common import replay  # noqa: E402
 from algos.common.evaluation import rollout_stats, rollout_stats_runs, summarise  # noqa: E402
+from algos.common.training import map_runs  # noqa: E402
 
 BASELINES = ("random", "greedy")
+CPU_RUN_GROUP = 8  # runs vmapped together on a CPU (benchmarks/results/train_throughput.md)
 
 
 class UsageError(Exception):
@@ -65,6 +68,9 @@ def build_parser():
     ap.add_argument("--eval-envs", type=int, default=128)
     ap.add_argument("--eval-steps", type=int, default=None, help="default: one episode")
     ap.add_argument("--eval-seed", type=int, default=12345)
+    ap.add_argument("--run-group", default="auto",
+                    help="runs vmapped together inside the one call: an int, 'all', or 'auto' (8 on CPU, all "
+                         "on accelerators; see algos.common.training.map_runs)")
     ap.add_argument("--max-chunks", type=int, default=None, help="stop after this many chunks (this call)")
     ap.add_argument("--no-plot", action="store_true")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -135,6 +141,21 @@ def parse_seeds(text):
     if count < 1:
         raise UsageError(f"--seeds must be >= 1, got {count}")
     return list(range(count))
+
+
+def run_group(text: str) -> int | None:
+    """``--run-group``: None = vmap every run at once; G = blocks of G vmapped runs (`map_runs`)."""
+    if text == "auto":
+        return CPU_RUN_GROUP if jax.default_backend() == "cpu" else None
+    if text == "all":
+        return None
+    try:
+        group = int(text)
+    except ValueError:
+        group = 0
+    if group < 1:
+        raise UsageError(f"--run-group expects a positive int, 'all' or 'auto', got {text!r}")
+    return group
 
 
 def make_env(args):
@@ -259,7 +280,7 @@ def run(args) -> dict:
     hp = {k: jnp.asarray([r[k] for r in runs], jnp.float32) for k in sweep}
 
     init = jax.jit(jax.vmap(train.init))
-    chunk_fn = jax.jit(jax.vmap(train.train_chunk), donate_argnums=0)
+    chunk_fn = jax.jit(map_runs(train.train_chunk, run_group(args.run_group)), donate_argnums=0)
     meta_base = {"algo": args.algo, "env": args.env, "sizes": args.size, "preset": args.preset,
                  "config": json.loads(json.dumps(dataclasses.asdict(cfg))), "runs": runs}
 

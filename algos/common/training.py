@@ -1,8 +1,10 @@
 """The chunked training driver shared by every learner (PureJaxRL style).
 
 An algorithm module provides ``init(key, hp) -> runner_state`` and ``iteration(runner_state) ->
-(runner_state, metrics)`` (one vector env step plus its gradient updates); `build_train` turns them
-into the algorithm contract:
+(runner_state, metrics)`` (one vector env step plus its gradient updates; ``iteration(runner_state,
+i)`` also gets the index within the chunk, which is *unbatched* under a seed ``vmap``, so periodic
+work gated on it stays a real ``lax.cond`` instead of a select that runs and copies both branches);
+`build_train` turns them into the algorithm contract:
 
     train = make_train(cfg, env, params)
     out = jax.jit(train)(key)                                # {"train_state", "metrics"}
@@ -17,6 +19,7 @@ they live in the runner state, so ``jax.vmap`` over seeds x hyperparameter value
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 from typing import Callable
 
@@ -158,11 +161,13 @@ def build_train(init: Callable, iteration: Callable, act: Callable, cfg, default
     def init_fn(key, hp=None):
         return init(key, fill_hp(hp))
 
-    def train_chunk(runner_state):
-        def body(rs, _):
-            return iteration(rs)
+    with_index = len(inspect.signature(iteration).parameters) == 2
 
-        runner_state, metrics = jax.lax.scan(body, runner_state, None, chunk_size)
+    def train_chunk(runner_state):
+        def body(rs, i):  # i: index within the chunk, the same for every vmapped run (unbatched)
+            return iteration(rs, i) if with_index else iteration(rs)
+
+        runner_state, metrics = jax.lax.scan(body, runner_state, jnp.arange(chunk_size))
         return runner_state, jax.tree_util.tree_map(lambda m: m.mean(0), metrics)
 
     def train(key, hp=None):
@@ -181,6 +186,28 @@ def build_train(init: Callable, iteration: Callable, act: Callable, cfg, default
     train.total_env_steps = sizes["env_steps"]
     train.default_hp = dict(default_hp)
     return train
+
+
+def map_runs(fn: Callable, group: int | None = None) -> Callable:
+    """``fn`` over a leading axis of runs (seeds x sweep values) as ONE traceable function.
+
+    ``group=None`` (or >= the number of runs): ``jax.vmap(fn)``, the right choice on a GPU.
+    ``group=G``: ``lax.map`` over blocks of ``G`` vmapped runs (`jax.lax.map` with ``batch_size``),
+    still one compiled call. On a CPU the vmapped step's working set (minibatches, activations,
+    replay gathers) grows with the number of runs and falls out of cache past a few runs, so 64
+    runs vmapped at once are slower per run than 64 single runs; blocks of 8 keep the per-run
+    speed (benchmarks/train_throughput.py measures both).
+    """
+    if group is None or group < 1:
+        return jax.vmap(fn)
+
+    def mapped(*args):
+        n = jax.tree_util.tree_leaves(args)[0].shape[0]
+        if group >= n:
+            return jax.vmap(fn)(*args)
+        return jax.lax.map(lambda a: fn(*a), args, batch_size=group)
+
+    return mapped
 
 
 def config_fields(cfg_cls) -> dict:
