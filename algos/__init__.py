@@ -5,10 +5,11 @@ are the paper / spec values, CPU-sized where marked), ``TRACED`` (the hyperparam
 vmap over without recompiling) and ``make_train(cfg, env, params)`` (see `algos.common.training`).
 """
 
-from algos import ddpg_vdn, dqn_vdn, maddpg
+from algos import ddpg_vdn, dqn_vdn, maddpg, maddpg_cgan
 
 ALGOS: dict = {
     "maddpg": maddpg,
+    "maddpg_cgan": maddpg_cgan,
     "dqn_vdn": dqn_vdn,
     "ddpg_vdn": ddpg_vdn,
 }

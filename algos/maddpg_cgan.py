@@ -1,0 +1,356 @@
+"""MADDPG-CGAN (seed 000's learner, spec §5): MADDPG + per-agent conditional-GAN digital twins + a
+DT experience pool + personalised federated aggregation, all inside the compiled training loop.
+
+Per agent i (everything stacked on the agent axis and vmapped):
+
+* **Twin** (spec §5.6 design R1, A35): a conditional WGAN-GP generator (`algos.cgan`, §5.2-§5.4)
+  modelling ``x = (r_i, o_{t+1,i})`` given ``c = (o_{t,i}, a_{t,i})``, trained every ``gan_period``
+  iterations on agent i's own real transitions (targets standardised with running statistics).
+* **Knowledge sharing** (role A, §5.7 R1, A36): a platform keeps twin states ``ô_j``, synced to the
+  true ``o_j`` every ``k_sync`` steps (and at episode starts) and advanced in between by
+  ``â_j = mu_j(ô_j)``, ``ô_j' ~ G_j(z, (ô_j, â_j))``. Agent i's critic reads its own true
+  ``(o_i, a_i, o_i')`` and the others' twin features ``(ô_j, â_j, ô_j')``, never their raw data.
+  The critic input is agent-relative (self first, A41): ``[o_i, ô_{i+1}, ..., a_i, â_{i+1}, ...]``.
+* **DT pool** (eq. 23, §5.6 A31-A34): every iteration each agent rolls its generator
+  ``H = n + n'`` steps ahead from the true ``o_{t+1,i}`` of env 0 with its current actor (plus
+  exploration noise); the last ``n' + 1`` rollouts form eq. 23's matrix; per column q the
+  candidate with the largest online ``Q_i`` (probability ``eps_q``) or one drawn with the
+  time-interval weights ``1 - (p+q)/(n+n')`` goes into agent i's synthetic buffer. Minibatches take
+  a share ``rho_syn`` from it (separate buffer, the spec's default ``syn_buffer_mode``).
+* **Federated aggregation** (eqs. 24-25, §5.8): every ``fl_period`` iterations the target networks
+  move toward the weighted average of all agents' online networks (``fl_mode="personalized"``,
+  weights ``fl_weight_mode``), toward the plain average with ``tau_t = 1`` (``"fedavg"``), or not
+  at all (``"none"``: centralised training).
+
+Gaps filled / deviations (README "Reproduction notes", seed 000):
+* Action history ``h = 0`` in the twin's condition (spec default h = 2): the observation already
+  carries s' and the battery; this halves the condition size on the CPU budget.
+* Generated observations are clipped to the running per-feature [min, max] of real observations
+  instead of the env-specific snapping of §5.6 (generic over envs).
+* Synthetic transitions take the other agents' features from the platform snapshot at ``t0``
+  (stale by q steps, documented in §5.7); rollouts start from env 0 only (CPU).
+* On FL rounds eq. 24 is applied after that iteration's ordinary soft update.
+* ``k_sync = 1`` uses the true features of the others at t but twin-predicted next features;
+  ``twin_features=False`` is the R0 ablation (true joint data; the CGAN only feeds D').
+* Sizes and periods are CPU-sized where marked in `Config`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from algos import cgan, maddpg
+from algos.common import federated, replay, twin_pool
+from algos.common.training import build_train, env_metrics, gated_updates, hparams, replay_capacity, schedule_sizes, select, step_envs
+
+TRACED = maddpg.TRACED + ("rho_syn", "eps_max")
+FL_MODES = ("personalized", "fedavg", "none")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config(maddpg.Config):
+    """MADDPG's fields plus the twin, DT pool and FL settings (spec §8.9 unless marked CPU)."""
+
+    total_env_steps: int = 64_000  # CPU: the twin roughly doubles the cost of an iteration
+    share_params: bool = False  # per-agent networks; sharing happens through FL (eqs. 24-25)
+    # twin (CGAN, spec §8.9 "CGAN (vector)")
+    gan_loss: str = "cwgan_gp"
+    gan_width: int = 32  # CPU (spec 64)
+    gan_z_dim: int = 16  # CPU (spec 32)
+    gan_batch: int = 64  # CPU (spec 256)
+    gan_period: int = 10  # iterations between GAN updates (spec: every 10 env steps)
+    gan_n_critic: int = 5
+    gan_lr: float = 1e-4
+    gan_warmup_steps: int = 4_000  # env steps before the twin replaces real data (its GAN trains from the start)
+    stats_momentum: float = 0.99  # running mean / std / range of the twin's targets
+    # knowledge sharing (§5.7)
+    twin_features: bool = True  # False: R0 ablation (critics read the true joint data)
+    k_sync: int = 5
+    # DT pool (§5.6)
+    dt_n: int = 5
+    dt_n_prime: int = 3
+    eps_max: float = 0.5
+    rho_syn: float = 0.25
+    syn_buffer_size: int = 4_096  # per agent; CPU (spec 1e5)
+    # federated aggregation (§5.8)
+    fl_mode: str = "personalized"
+    fl_weight_mode: str = "normalized"
+    fl_period: int = 100  # iterations (one episode)
+    fl_tau0: float = 0.5
+    fl_decay: float = 0.98
+
+    def __post_init__(self):
+        if self.fl_mode not in FL_MODES:
+            raise ValueError(f"fl_mode={self.fl_mode!r}; valid: {', '.join(FL_MODES)}")
+        federated._check_mode(self.fl_weight_mode)
+        if self.k_sync < 1 or self.dt_n < 1 or self.dt_n_prime < 0 or self.gan_period < 1 or self.fl_period < 1:
+            raise ValueError("k_sync, dt_n, gan_period and fl_period must be >= 1 and dt_n_prime >= 0")
+
+
+@struct.dataclass
+class TrainState:
+    actor: dict
+    critic: dict
+    actor_target: dict
+    critic_target: dict
+    actor_opt: object
+    critic_opt: object
+    buffer: replay.Buffer  # real joint transitions (with the platform's twin features)
+    syn: replay.Buffer  # per-agent synthetic transitions, leading agent axis
+    pool: twin_pool.TwinPool  # per-agent eq. 23 rollout rings, leading agent axis
+    twin: cgan.GANState  # per-agent generators, leading agent axis
+    stats: dict  # per-agent running mean / std / min / max of the twin's targets
+    twin_obs: jax.Array  # [E, n, obs_dim] platform twin states
+    last_q: jax.Array  # [n] mean online Q of the latest minibatch (FL weights)
+    env_state: object
+    obs: jax.Array
+    key: jax.Array
+    step: jax.Array
+    hp: dict
+
+
+FROZEN = ("buffer", "syn", "pool", "twin", "stats", "twin_obs", "env_state", "obs")
+
+
+def make_train(cfg: Config, env, params):
+    core = maddpg.Core.build(cfg, env, params)
+    spec, n, obs_dim = core.spec, core.n, core.obs_dim
+    cd = spec.critic_dim
+    sizes = schedule_sizes(cfg)
+    capacity = replay_capacity(cfg)
+    E = cfg.num_envs
+    order = jnp.asarray(maddpg.relative_order(n))
+    horizon = cfg.dt_n + cfg.dt_n_prime
+    gan_warmup_iters = -(-cfg.gan_warmup_steps // E)
+    x_dim, c_dim = 1 + obs_dim, obs_dim + cd
+    gan_cfg = cgan.GANConfig(loss=cfg.gan_loss, consistency="mse", z_dim=cfg.gan_z_dim, w_dim=2 * cfg.gan_width,
+                             width=cfg.gan_width, n_critic=cfg.gan_n_critic, lr_g=cfg.gan_lr, lr_d=cfg.gan_lr)
+    weights = twin_pool.interval_weights(cfg.dt_n, cfg.dt_n_prime)
+    own_slot = slice(n * obs_dim, n * obs_dim + cd)  # agent i's action in x[i]
+
+    joint = dict(
+        obs=jax.ShapeDtypeStruct((n, obs_dim), jnp.float32),  # true o_t
+        act=jax.ShapeDtypeStruct((n, cd), jnp.float32),
+        reward=jax.ShapeDtypeStruct((n,), jnp.float32),
+        next_obs=jax.ShapeDtypeStruct((n, obs_dim), jnp.float32),
+        terminated=jax.ShapeDtypeStruct((), jnp.bool_),
+        twin_obs=jax.ShapeDtypeStruct((n, obs_dim), jnp.float32),  # platform features of everyone
+        twin_act=jax.ShapeDtypeStruct((n, cd), jnp.float32),
+        twin_next_obs=jax.ShapeDtypeStruct((n, obs_dim), jnp.float32),
+    )
+    own_step = dict(obs=jax.ShapeDtypeStruct((obs_dim,), jnp.float32), act=jax.ShapeDtypeStruct((cd,), jnp.float32),
+                    reward=jax.ShapeDtypeStruct((), jnp.float32), next_obs=jax.ShapeDtypeStruct((obs_dim,), jnp.float32))
+
+    # ---- twins ------------------------------------------------------------------------------------
+    def standardise(stats, x):
+        return (x - stats["mean"]) / stats["std"]
+
+    def twin_predict(twin_params, stats, key, obs, act):
+        """One generator step for one agent: ``(r_hat, o_hat')`` for a batch of ``(o, a)``."""
+        x = cgan.generate(twin_params, key, jnp.concatenate([obs, act], -1))
+        x = x * stats["std"] + stats["mean"]
+        next_obs = jnp.clip(x[..., 1:], stats["min"][1:], stats["max"][1:])
+        return x[..., 0], next_obs
+
+    def twins_predict(rs, key, obs, act):  # obs [B, n, obs_dim], act [B, n, cd] -> every agent's twin
+        keys = jax.random.split(key, n)
+        return jax.vmap(twin_predict, in_axes=(0, 0, 0, 1, 1), out_axes=1)(rs.twin.params, rs.stats, keys, obs, act)
+
+    def update_stats(stats, x):
+        m = cfg.stats_momentum
+        mean, std = x.mean(0), x.std(0) + 1e-3
+        return dict(mean=m * stats["mean"] + (1 - m) * mean, std=m * stats["std"] + (1 - m) * std,
+                    min=jnp.minimum(stats["min"], x.min(0)), max=jnp.maximum(stats["max"], x.max(0)))
+
+    def gan_update(rs, key):
+        """Every agent's CGAN on its own real transitions (eqs. 17-19), batch from the real buffer."""
+        k_b, k_g = jax.random.split(key)
+        b = replay.sample(rs.buffer, k_b, cfg.gan_batch)
+        x = jnp.concatenate([b["reward"][..., None], b["next_obs"]], -1)  # [B, n, x_dim]
+        c = jnp.concatenate([b["obs"], b["act"]], -1)
+        stats = jax.vmap(update_stats, in_axes=(0, 1))(rs.stats, x)
+
+        def one(state, st, k, x_i, c_i):
+            return cgan.train_step(state, k, standardise(st, x_i), c_i)
+
+        twin, metrics = jax.vmap(one, in_axes=(0, 0, 0, 1, 1))(rs.twin, stats, jax.random.split(k_g, n), x, c)
+        return rs.replace(twin=twin, stats=stats), jax.tree_util.tree_map(jnp.mean, metrics)
+
+    # ---- platform (knowledge sharing) --------------------------------------------------------------
+    def platform_step(rs, key, sync):
+        """Twin features at t for every env and agent, and the platform state for t+1."""
+        twin_obs = jnp.where(sync, rs.obs, rs.twin_obs)
+        twin_act = spec.critic_action(*spec.deterministic(core.actors(rs.actor, twin_obs)))
+        _, twin_next = twins_predict(rs, key, twin_obs, twin_act)
+        return twin_obs, twin_act, twin_next
+
+    # ---- critic inputs -----------------------------------------------------------------------------
+    def views(own, others):
+        """Agent-relative views ``[n, B, n, f]``: position 0 agent i's own value, position k agent
+        (i+k) mod n's value from ``others``."""
+        own_v, oth_v = own[:, order], others[:, order]  # [B, n(view), n(pos), f]
+        first = (jnp.arange(n) == 0)[None, None, :, None]
+        return jnp.moveaxis(jnp.where(first, own_v, oth_v), 1, 0)
+
+    def critic_inputs(obs_v, act_v):  # [n, B, n, *] -> [n, B, D]
+        lead = obs_v.shape[:2]
+        return jnp.concatenate([obs_v.reshape(lead + (-1,)), act_v.reshape(lead + (-1,))], -1)
+
+    def batch_inputs(rs, b):
+        """(x, x_next, reward [B, n], terminated) for a joint batch, others from the twin."""
+        others = (b["twin_obs"], b["twin_act"], b["twin_next_obs"]) if cfg.twin_features else (
+            b["obs"], b["act"], b["next_obs"])
+        next_own = spec.critic_action(*spec.deterministic(core.actors(rs.actor_target, b["next_obs"])))
+        next_oth = spec.critic_action(*spec.deterministic(core.actors(rs.actor_target, others[2])))
+        x = critic_inputs(views(b["obs"], others[0]), views(b["act"], others[1]))
+        x_next = critic_inputs(views(b["next_obs"], others[2]), views(next_own, next_oth))
+        return x, x_next
+
+    # ---- env step ----------------------------------------------------------------------------------
+    def init(key, hp):
+        k_net, k_env, k_gan, key = jax.random.split(key, 4)
+        nets = core.init_networks(k_net, hp, n * (obs_dim + cd))
+        obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(k_env, E), params)
+        twin = jax.vmap(lambda k: cgan.init(k, gan_cfg, jnp.zeros((x_dim,)), jnp.zeros((c_dim,))))(
+            jax.random.split(k_gan, n))
+        stats = dict(mean=jnp.zeros((n, x_dim)), std=jnp.ones((n, x_dim)),
+                     min=jnp.full((n, x_dim), jnp.inf), max=jnp.full((n, x_dim), -jnp.inf))
+        syn = jax.vmap(lambda _: replay.init(joint, cfg.syn_buffer_size))(jnp.arange(n))
+        pool = jax.vmap(lambda _: twin_pool.init(own_step, cfg.dt_n, cfg.dt_n_prime))(jnp.arange(n))
+        return TrainState(**nets, buffer=replay.init(joint, capacity), syn=syn, pool=pool, twin=twin, stats=stats,
+                          twin_obs=obs, last_q=jnp.zeros((n,)), env_state=env_state, obs=obs, key=key,
+                          step=jnp.zeros((), jnp.int32), hp=hp)
+
+    # ---- DT pool (eq. 23) -----------------------------------------------------------------------------
+    def rollout(rs, key, start_obs, sigma):
+        """Each agent's twin rolled H steps from ``start_obs [n, obs_dim]`` with its current actor."""
+
+        def step(o, k):
+            k_a, k_g = jax.random.split(k)
+            one_hot, cont = spec.sample(k_a, core.actors(rs.actor, o), rs.hp["gumbel_temperature"], sigma)
+            a = spec.critic_action(one_hot, cont)
+            r, o_next = twins_predict(rs, k_g, o[None], a[None])
+            tr = dict(obs=o, act=a, reward=r[0], next_obs=o_next[0])
+            return o_next[0], tr
+
+        _, trs = jax.lax.scan(step, start_obs, jax.random.split(key, horizon))
+        return jax.tree_util.tree_map(lambda v: jnp.moveaxis(v, 0, 1), trs)  # [n, H, ...]
+
+    def enrich(rs, key, start_obs, snapshot, sigma):
+        """Push this step's rollouts, pick one candidate per column (eps_q greedy on Q_i, else the
+        interval weights) and insert the picks into each agent's synthetic buffer."""
+        k_roll, k_sel = jax.random.split(key)
+        pool = jax.vmap(twin_pool.push_rollout)(rs.pool, rollout(rs, k_roll, start_obs, sigma))
+        cands, valid = jax.vmap(twin_pool.candidates)(pool)  # leaves [n, n'+1, dt_n, ...]
+        s_obs, s_act, s_next = snapshot  # platform features of env 0: [n, obs], [n, cd], [n, obs]
+        flat = lambda v: v.reshape((n, -1) + v.shape[3:])  # noqa: E731  [n, K, ...]
+        c_obs, c_act, c_rew, c_next = (flat(cands[k]) for k in ("obs", "act", "reward", "next_obs"))
+        K = c_obs.shape[1]
+
+        def joint_of(i):  # agent i's candidates as joint transitions with the others' snapshot
+            rows = lambda own, snap: jnp.broadcast_to(snap, (K,) + snap.shape).at[:, i].set(own)  # noqa: E731
+            return dict(obs=rows(c_obs[i], s_obs), act=rows(c_act[i], s_act),
+                        reward=jnp.zeros((K, n)).at[:, i].set(c_rew[i]), next_obs=rows(c_next[i], s_next),
+                        terminated=jnp.zeros((K,), bool), twin_obs=rows(c_obs[i], s_obs),
+                        twin_act=rows(c_act[i], s_act), twin_next_obs=rows(c_next[i], s_next))
+
+        cand_joint = jax.vmap(joint_of)(jnp.arange(n))  # leaves [n, K, ...]
+        x = jax.vmap(lambda j: critic_inputs(views(j["obs"], j["twin_obs"]), views(j["act"], j["twin_act"])))(
+            cand_joint)  # [n(owner), n(view), K, D]
+        q = jax.vmap(lambda p, x_i: core.critic.apply(p, x_i)[..., 0])(rs.critic, x[jnp.arange(n), jnp.arange(n)])
+        eps = twin_pool.epsilon_schedule(cfg.dt_n, rs.hp["eps_max"])
+        p_idx, q_idx, ok = jax.vmap(twin_pool.select, in_axes=(0, 0, None, None, 0))(
+            jax.random.split(k_sel, n), q.reshape(valid.shape), weights, eps, valid)
+        picked = jax.vmap(lambda j, p, qq: jax.tree_util.tree_map(
+            lambda v: v.reshape(valid.shape[1:] + v.shape[1:])[p, qq], j))(cand_joint, p_idx, q_idx)
+        # every column has a candidate: this step's rollout (age 0) was just pushed
+        return rs.replace(pool=pool, syn=jax.vmap(replay.add)(rs.syn, picked))
+
+    # ---- learning ----------------------------------------------------------------------------------
+    def update(rs: TrainState, key):
+        k_real, k_syn, k_actor = jax.random.split(key, 3)
+        b = replay.sample(rs.buffer, k_real, cfg.batch_size)
+        x, x_next = batch_inputs(rs, b)  # [n, B, D]
+        reward = jnp.broadcast_to(b["reward"].T, (n, cfg.batch_size))
+        terminated = jnp.broadcast_to(b["terminated"], (n, cfg.batch_size))
+        n_syn = max(1, int(round(cfg.rho_syn * cfg.batch_size)))
+        sb = jax.vmap(lambda buf, k: replay.sample(buf, k, n_syn))(rs.syn, jax.random.split(k_syn, n))
+        sx, sx_next = jax.vmap(lambda j: batch_inputs(rs, j))(sb)  # [n(owner), n(view), n_syn, D]
+        own = jnp.arange(n)
+        use_syn = (rs.syn.size > 0)[:, None] & (jnp.arange(cfg.batch_size)[None, :] >= cfg.batch_size - n_syn)  # [n, B]
+        use_syn = use_syn & (rs.hp["rho_syn"] > 0) & (rs.step >= gan_warmup_iters)  # synthetic data once the twin is on
+        pad = lambda v: jnp.concatenate([jnp.zeros((n, cfg.batch_size - n_syn) + v.shape[2:], v.dtype), v], 1)  # noqa: E731
+        x = jnp.where(use_syn[..., None], pad(sx[own, own]), x)
+        x_next = jnp.where(use_syn[..., None], pad(sx_next[own, own]), x_next)
+        reward = jnp.where(use_syn, pad(sb["reward"][own, :, own]), reward)
+        terminated = jnp.where(use_syn, False, terminated)
+        next_q = core.critics(rs.critic_target, x_next)
+        y = core.td_target(rs.hp, next_q, reward.T, terminated[0])
+        critic_p, critic_opt, c_loss = core.critic_update(rs, x, y)
+        obs_own = x[:, :, :obs_dim]
+        actor_p, actor_opt, a_loss, q = core.actor_update(rs, critic_p, x, own_slot, obs_own, k_actor)
+        rs = rs.replace(actor=actor_p, critic=critic_p, actor_opt=actor_opt, critic_opt=critic_opt, last_q=q,
+                        **core.soft_update_targets(rs, actor_p, critic_p))
+        return rs, {"critic_loss": c_loss.mean(), "actor_loss": a_loss.mean(), "q": q.mean(),
+                    "syn_share": use_syn.mean()}
+
+    def fl_round(rs, learning):
+        """Eqs. 24-25 on actor and critic targets (fedavg: tau_t = 1, uniform weights); a no-op
+        during the warm-up."""
+        r = rs.step // cfg.fl_period
+        mode = "fedavg" if cfg.fl_mode == "fedavg" else cfg.fl_weight_mode
+        tau_t = 1.0 if cfg.fl_mode == "fedavg" else federated.fl_tau_schedule(r, cfg.fl_tau0, cfg.fl_decay)
+        data = (rs.buffer.size + rs.syn.size).astype(jnp.float32)
+        w = federated.aggregation_weights(rs.last_q, data, mode)
+        new = {}
+        for online, target in (("actor", "actor_target"), ("critic", "critic_target")):
+            agg = federated.aggregate(getattr(rs, online), w)
+            updated = federated.fl_target_update(getattr(rs, target), getattr(rs, online), agg, rs.hp["tau"], tau_t)
+            new[target] = select(learning, updated, getattr(rs, target))
+        return rs.replace(**new)
+
+    def iteration(rs: TrainState, i):
+        """One vector env step. Periodic work (GAN updates, FL rounds) is keyed on the in-chunk
+        index ``i`` (unbatched under a seed vmap, so these conds stay lazy); the periods restart at
+        every chunk. The DT pool is filled every step (its data are used once the twin is on)."""
+        key, k_act, k_rand, k_step, k_twin, k_gan, k_pool, k_upd = jax.random.split(rs.key, 8)
+        learning = rs.step >= sizes["warmup_iters"]
+        twin_on = rs.step >= gan_warmup_iters
+        sigma = core.exploration_sigma(rs, sizes)
+        one_hot, cont = spec.sample(k_act, core.actors(rs.actor, rs.obs), rs.hp["gumbel_temperature"], sigma)
+        one_hot, cont = select(learning, (one_hot, cont), spec.random_critic_action(k_rand, (E,)))
+        act = spec.critic_action(one_hot, cont)
+        sync = (rs.step % cfg.k_sync == 0) | ~twin_on
+        twin_obs, twin_act, twin_next = platform_step(rs, k_twin, sync)
+        twin_act = jnp.where(sync, act, twin_act)
+        next_obs, env_state, reward, term, trunc, info, _ = step_envs(
+            env, jax.random.split(k_step, E), rs.env_state, jax.vmap(spec.env_action)(one_hot, cont), params)
+        twin_next = jnp.where(twin_on, twin_next, info["final_observation"])
+        tr = dict(obs=rs.obs, act=act, reward=reward, next_obs=info["final_observation"], terminated=term,
+                  twin_obs=twin_obs, twin_act=twin_act, twin_next_obs=twin_next)
+        done = (term | trunc)[:, None, None]
+        rs = rs.replace(buffer=replay.add(rs.buffer, tr), obs=next_obs, env_state=env_state, key=key,
+                        twin_obs=jnp.where(done, next_obs, twin_next))
+        metrics = env_metrics(reward, info)
+        rs, gan_m = jax.lax.cond(i % cfg.gan_period == 0, gan_update, lambda r, k: (r, gan_zero), rs, k_gan)
+        rs = enrich(rs, k_pool, info["final_observation"][0], (twin_obs[0], twin_act[0], twin_next[0]), sigma)
+        rs, losses = gated_updates(learning, update, rs, jax.random.split(k_upd, cfg.updates_per_step), frozen=FROZEN)
+        if cfg.fl_mode != "none":
+            rs = jax.lax.cond(i % cfg.fl_period == cfg.fl_period - 1, lambda r: fl_round(r, learning), lambda r: r, rs)
+        metrics.update(losses)
+        metrics.update(gan_m)
+        return rs.replace(step=rs.step + 1), metrics
+
+    gan_shapes = jax.eval_shape(lambda: cgan.train_step(
+        cgan.init(jax.random.PRNGKey(0), gan_cfg, jnp.zeros((x_dim,)), jnp.zeros((c_dim,))),
+        jax.random.PRNGKey(0), jnp.zeros((2, x_dim)), jnp.zeros((2, c_dim)))[1])
+    gan_zero = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), gan_shapes)
+
+    train = build_train(init, iteration, core.act, cfg, hparams(cfg, TRACED))
+    train.example_transition = joint
+    train.replay_capacity = capacity
+    return train
