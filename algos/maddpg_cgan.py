@@ -45,7 +45,7 @@ from flax import struct
 
 from algos import cgan, maddpg
 from algos.common import federated, replay, twin_pool
-from algos.common.training import build_train, env_metrics, gated_updates, hparams, replay_capacity, schedule_sizes, select, step_envs
+from algos.common.training import ActorCriticState, build_train, env_metrics, gated_updates, hparams, replay_capacity, schedule_sizes, select, step_envs
 
 TRACED = maddpg.TRACED + ("rho_syn", "eps_max")
 FL_MODES = ("personalized", "fedavg", "none")
@@ -92,25 +92,16 @@ class Config(maddpg.Config):
 
 
 @struct.dataclass
-class TrainState:
-    actor: dict
-    critic: dict
-    actor_target: dict
-    critic_target: dict
-    actor_opt: object
-    critic_opt: object
-    buffer: replay.Buffer  # real joint transitions (with the platform's twin features)
+class TrainState(ActorCriticState):
+    """MADDPG's runner state (``buffer``: real joint transitions with the platform's twin features)
+    plus the twin, the DT pool and the FL bookkeeping."""
+
     syn: replay.Buffer  # per-agent synthetic transitions, leading agent axis
     pool: twin_pool.TwinPool  # per-agent eq. 23 rollout rings, leading agent axis
     twin: cgan.GANState  # per-agent generators, leading agent axis
     stats: dict  # per-agent running mean / std / min / max of the twin's targets
     twin_obs: jax.Array  # [E, n, obs_dim] platform twin states
     last_q: jax.Array  # [n] mean online Q of the latest minibatch (FL weights)
-    env_state: object
-    obs: jax.Array
-    key: jax.Array
-    step: jax.Array
-    hp: dict
 
 
 FROZEN = ("buffer", "syn", "pool", "twin", "stats", "twin_obs", "env_state", "obs")
