@@ -27,7 +27,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from algos.common import replay
-from jaxedge import spaces
 from algos.common.actions import ActionSpec
 from algos.common.networks import MLP, linear_schedule, soft_update
 from algos.common.training import (
@@ -70,11 +69,6 @@ class Config:
     share_params: bool = False  # True: one actor and one critic trained on every agent's data
 
 
-def _per_choice_ok(env, params) -> bool:
-    space = env.action_space(params)
-    return isinstance(space, spaces.Hybrid) and space.continuous.shape[: len(space.discrete.shape)] == space.discrete.shape
-
-
 def relative_order(n: int) -> np.ndarray:
     """``int[n, n]``; row i lists agents i, i+1, ... (mod n): the agent-relative layout (A41)."""
     return (np.arange(n)[:, None] + np.arange(n)[None, :]) % n
@@ -96,8 +90,9 @@ class Core:
 
     @classmethod
     def build(cls, cfg: Config, env, params) -> "Core":
-        per_choice = cfg.per_choice_shares and _per_choice_ok(env, params)
-        spec = ActionSpec.from_env(env, params, cfg.eps_min, per_choice)
+        spec = ActionSpec.from_env(env, params, cfg.eps_min)
+        if cfg.per_choice_shares and spec.cont_by_head:
+            spec = dataclasses.replace(spec, per_choice=True)
         return cls(cfg, spec, env.num_agents, env.observation_space(params).shape[-1])
 
     @property

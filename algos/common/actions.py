@@ -47,7 +47,7 @@ class ActionSpec:
     per_choice: bool = False  # hybrid only: separate continuous outputs for every discrete choice
 
     def __post_init__(self):
-        if self.per_choice and (self.kind != "hybrid" or self.cont_shape[: len(self.head_shape)] != self.head_shape):
+        if self.per_choice and not self.cont_by_head:
             raise ValueError("per_choice needs a Hybrid space whose continuous shape is head_shape + (k,)")
 
     @classmethod
@@ -87,6 +87,11 @@ class ActionSpec:
     @property
     def cont_dim(self) -> int:
         return int(np.prod(self.cont_shape)) if self.cont_shape else 0
+
+    @property
+    def cont_by_head(self) -> bool:
+        """Hybrid with a continuous shape ``head_shape + (k,)``: k continuous entries per discrete head."""
+        return self.kind == "hybrid" and self.cont_shape[: len(self.head_shape)] == self.head_shape
 
     @property
     def per_head_cont(self) -> int:
@@ -212,11 +217,11 @@ class DiscretisedActions:
     def per_head_cont(self) -> int:
         if not self.spec.cont_dim:
             return 0
-        if self.spec.cont_shape[: len(self.spec.head_shape)] != self.spec.head_shape:
+        if not self.spec.cont_by_head:
             raise ValueError(
                 f"DiscretisedActions needs continuous shape head_shape + (k,); got {self.spec.cont_shape}"
             )
-        return self.spec.cont_dim // self.spec.heads
+        return self.spec.per_head_cont
 
     @property
     def n_options(self) -> int:
