@@ -39,7 +39,7 @@ from algos.common.evaluation import rollout_stats, rollout_stats_runs, summarise
 from algos.common.training import map_runs  # noqa: E402
 
 BASELINES = ("random", "greedy")
-CPU_RUN_GROUP = 8  # runs vmapped together on a CPU (benchmarks/results/train_throughput.md)
+CPU_RUN_GROUP = 8  # runs vmapped together on a CPU (benchmarks/results/train_throughput_dqn_vdn_blocks.md)
 
 
 class UsageError(Exception):

@@ -193,10 +193,10 @@ def map_runs(fn: Callable, group: int | None = None) -> Callable:
 
     ``group=None`` (or >= the number of runs): ``jax.vmap(fn)``, the right choice on a GPU.
     ``group=G``: ``lax.map`` over blocks of ``G`` vmapped runs (`jax.lax.map` with ``batch_size``),
-    still one compiled call. On a CPU the vmapped step's working set (minibatches, activations,
-    replay gathers) grows with the number of runs and falls out of cache past a few runs, so 64
-    runs vmapped at once are slower per run than 64 single runs; blocks of 8 keep the per-run
-    speed (benchmarks/train_throughput.py measures both).
+    still one compiled call. On a 2-core CPU 64 runs vmapped at once are slower per run than 64
+    single runs; blocks of 8 narrow the gap (dqn_vdn: 0.69x -> 0.87x of single runs, measured
+    under load, benchmarks/results/train_throughput_dqn_vdn_blocks.md) without closing it. The
+    working set growing out of cache with the run count is the suspected cause, not a profiled one.
     """
     if group is None or group < 1:
         return jax.vmap(fn)
