@@ -2,19 +2,25 @@
 
 * Decentralised actors ``mu_i(o_i)`` (``o_i`` already contains the partial global state s', A20),
   one per agent, parameters stacked on the agent axis and applied with ``vmap``.
-* Centralised critics ``Q_i(s, a_1..a_N)`` on ``env.global_state`` and every agent's critic action
-  (per-head one-hot + continuous shares), one per agent, also stacked.
+* Centralised critics ``Q_i(s, o_i, a_i, a_{i+1}, ...)`` on ``env.global_state``, agent i's own
+  observation and every agent's critic action (per-head one-hot + continuous shares) in
+  agent-relative order, self first (A41); one per agent, also stacked (``share_params``: one copy
+  trained on every agent's data).
 * Discrete heads: Gumbel-softmax with straight-through one-hot in training, argmax in evaluation;
-  continuous shares ``eps_min + (1 - eps_min) sigmoid`` (spec §4.2, A17). Exploration: Gumbel
-  sampling plus Gaussian noise on the pre-sigmoid outputs, sigma ``noise_start -> noise_end`` over
-  ``noise_fraction`` of training (A65).
+  continuous shares ``eps_min + (1 - eps_min) sigmoid`` (spec §4.2, A17), one pair per discrete
+  choice (``per_choice_shares``; the executed choice's pair is used). Exploration: Gumbel sampling
+  plus Gaussian noise in the share box, sigma ``noise_start -> noise_end`` over ``noise_fraction``
+  of training (A65).
 * Standard MADDPG targets (A29): ``y_i = r_i + gamma (1 - terminated) Q'_i(s', mu'(o'))`` with target
   actors and target critics; the actor loss uses the online critic with only agent i's action
   replaced. Soft target updates with ``tau``. Truncation (time limit) bootstraps.
 * Replay: one ring buffer of joint transitions inside the scan state; a warm-up of random actions.
 
 Reproduces: the "plain MADDPG" baseline of seed 000's Fig. 5 / Table 3 (the MADDPG-CGAN issue builds
-on this module). Defaults: spec §8.9, except where marked "CPU" (see `Config`).
+on this module). Defaults: spec §8.9, except where marked "CPU" (see `Config`) and two choices of
+ours named in the README's reproduction notes: ``gamma = 0.5`` (spec 0.95, a gap) and the noise in
+the share box rather than on the pre-activations (a share stuck on the sigmoid's flat end was
+never explored again).
 """
 
 from __future__ import annotations
