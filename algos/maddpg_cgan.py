@@ -305,9 +305,9 @@ def make_train(cfg: Config, env, params):
         return rs.replace(**new)
 
     def iteration(rs: TrainState, i):
-        """One vector env step. Periodic work (GAN updates, FL rounds) is keyed on the in-chunk
-        index ``i`` (unbatched under a seed vmap, so these conds stay lazy); the periods restart at
-        every chunk. The DT pool is filled every step (its data are used once the twin is on)."""
+        """One vector env step. Periodic work (GAN updates, FL rounds) is keyed on the global
+        iteration index ``i`` (unbatched under a seed vmap, so these conds stay lazy; it equals
+        ``rs.step``). The DT pool is filled every step (its data are used once the twin is on)."""
         key, k_act, k_rand, k_step, k_twin, k_gan, k_pool, k_upd = jax.random.split(rs.key, 8)
         learning = rs.step >= sizes["warmup_iters"]
         twin_on = rs.step >= gan_warmup_iters

@@ -33,6 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
 
 import jaxedge  # noqa: E402
 from algos import ALGOS  # noqa: E402
@@ -52,15 +53,15 @@ def bench(algo, env, params, seeds, iters, repeats, buffer, group=None):
     rs = init(keys)
     jax.block_until_ready(rs)
     t_init = time.perf_counter() - t0
-    chunk = jax.jit(map_runs(train.train_chunk, group), donate_argnums=0)
+    chunk = jax.jit(map_runs(train.train_chunk, group, shared_args=1), donate_argnums=0)
     t0 = time.perf_counter()
-    rs, m = chunk(rs)
+    rs, m = chunk(rs, jnp.int32(0))
     jax.block_until_ready((rs, m))
     t_first = time.perf_counter() - t0
     best = float("inf")
-    for _ in range(repeats):
+    for r in range(repeats):
         t0 = time.perf_counter()
-        rs, m = chunk(rs)
+        rs, m = chunk(rs, jnp.int32((r + 1) * iters))
         jax.block_until_ready((rs, m))
         best = min(best, time.perf_counter() - t0)
     env_steps = iters * cfg.num_envs * seeds

@@ -280,7 +280,7 @@ def run(args) -> dict:
     hp = {k: jnp.asarray([r[k] for r in runs], jnp.float32) for k in sweep}
 
     init = jax.jit(jax.vmap(train.init))
-    chunk_fn = jax.jit(map_runs(train.train_chunk, run_group(args.run_group)), donate_argnums=0)
+    chunk_fn = jax.jit(map_runs(train.train_chunk, run_group(args.run_group), shared_args=1), donate_argnums=0)
     meta_base = {"algo": args.algo, "env": args.env, "sizes": args.size, "preset": args.preset,
                  "config": json.loads(json.dumps(dataclasses.asdict(cfg))), "runs": runs}
 
@@ -321,7 +321,7 @@ def run(args) -> dict:
         if args.max_chunks is not None and chunks_done >= args.max_chunks:
             break
         t0 = time.perf_counter()
-        rs, metrics = chunk_fn(rs)
+        rs, metrics = chunk_fn(rs, jnp.int32(c * train.chunk_size))
         metrics = jax.device_get(metrics)
         dt = time.perf_counter() - t0
         if c == start_chunk:

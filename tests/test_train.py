@@ -227,3 +227,32 @@ def test_expected_q_matches_brute_force_over_options():
                 total += float(probs[b, h, c]) * float(core.critic.apply(q_params, jnp.asarray(xb))[0])
         want[b] = total / spec.heads
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-5)
+
+
+def test_chunks_see_the_global_iteration_index():
+    """Periodic work keyed on ``iteration(rs, i)`` fires on the same global iterations however the
+    run is chunked, through `train`, the CLI's `map_runs` path and in blocks (chunk 3 < period 7
+    used to restart the count every chunk, so the work never fired)."""
+    from types import SimpleNamespace
+
+    from algos.common.training import build_train
+
+    def iteration(rs, i):
+        fired = (i % 7 == 6).astype(jnp.int32)
+        return {"count": rs["count"] + fired, "step": rs["step"] + 1, "ok": rs["ok"] & (i == rs["step"])}, {}
+
+    def init(key, hp):
+        return {"count": jnp.zeros((), jnp.int32), "step": jnp.zeros((), jnp.int32), "ok": jnp.ones((), bool)}
+
+    for chunk in (3, 21):
+        cfg = SimpleNamespace(total_env_steps=21, num_envs=1, warmup_steps=0, chunk_size=chunk)
+        train = build_train(init, iteration, None, cfg, {})
+        out = jax.jit(train)(jax.random.PRNGKey(0))["train_state"]
+        assert int(out["count"]) == 3 and bool(out["ok"]), chunk
+        for group in (None, 2):
+            rs = jax.vmap(train.init)(jax.random.split(jax.random.PRNGKey(0), 4))
+            chunk_fn = jax.jit(map_runs(train.train_chunk, group, shared_args=1))
+            for c in range(train.num_chunks):
+                rs, _ = chunk_fn(rs, jnp.int32(c * train.chunk_size))
+            np.testing.assert_array_equal(rs["count"], 3)
+            assert bool(rs["ok"].all())

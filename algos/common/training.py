@@ -2,7 +2,7 @@
 
 An algorithm module provides ``init(key, hp) -> runner_state`` and ``iteration(runner_state) ->
 (runner_state, metrics)`` (one vector env step plus its gradient updates; ``iteration(runner_state,
-i)`` also gets the index within the chunk, which is *unbatched* under a seed ``vmap``, so periodic
+i)`` also gets the global iteration index, which is *unbatched* under a seed ``vmap``, so periodic
 work gated on it stays a real ``lax.cond`` instead of a select that runs and copies both branches);
 `build_train` turns them into the algorithm contract:
 
@@ -10,7 +10,8 @@ work gated on it stays a real ``lax.cond`` instead of a select that runs and cop
     out = jax.jit(train)(key)                                # {"train_state", "metrics"}
     outs = jax.jit(jax.vmap(train))(keys)                    # many seeds, one call
     rs = train.init(key, hp)                                 # the chunk API the CLI uses
-    rs, metrics = train.train_chunk(rs)                      # chunk_size iterations in lax.scan
+    rs, metrics = train.train_chunk(rs, start)               # chunk_size iterations in lax.scan;
+                                                             # start = chunk index x chunk_size
 
 Swept hyperparameters ``hp`` (a dict of float32 scalars, defaults from the ``Config``) are *traced*:
 they live in the runner state, so ``jax.vmap`` over seeds x hyperparameter values is one compiled call.
@@ -163,16 +164,21 @@ def build_train(init: Callable, iteration: Callable, act: Callable, cfg, default
 
     with_index = len(inspect.signature(iteration).parameters) == 2
 
-    def train_chunk(runner_state):
-        def body(rs, i):  # i: index within the chunk, the same for every vmapped run (unbatched)
+    def train_chunk(runner_state, start=0):
+        """``chunk_size`` iterations from global iteration ``start`` (a scalar shared by every run:
+        keep it out of the seed vmap, as `map_runs` does, so periodic conds stay lazy)."""
+
+        def body(rs, i):  # i: global iteration index, the same for every vmapped run (unbatched)
             return iteration(rs, i) if with_index else iteration(rs)
 
-        runner_state, metrics = jax.lax.scan(body, runner_state, jnp.arange(chunk_size))
+        steps = jnp.asarray(start, jnp.int32) + jnp.arange(chunk_size, dtype=jnp.int32)
+        runner_state, metrics = jax.lax.scan(body, runner_state, steps)
         return runner_state, jax.tree_util.tree_map(lambda m: m.mean(0), metrics)
 
     def train(key, hp=None):
         rs = init_fn(key, hp)
-        rs, metrics = jax.lax.scan(lambda r, _: train_chunk(r), rs, None, num_chunks)
+        starts = jnp.arange(num_chunks, dtype=jnp.int32) * chunk_size
+        rs, metrics = jax.lax.scan(train_chunk, rs, starts)
         return {"train_state": rs, "metrics": metrics}
 
     train.init = init_fn
@@ -188,8 +194,10 @@ def build_train(init: Callable, iteration: Callable, act: Callable, cfg, default
     return train
 
 
-def map_runs(fn: Callable, group: int | None = None) -> Callable:
-    """``fn`` over a leading axis of runs (seeds x sweep values) as ONE traceable function.
+def map_runs(fn: Callable, group: int | None = None, shared_args: int = 0) -> Callable:
+    """``fn`` over the leading axis of its arguments (runs: seeds x sweep values) as ONE traceable
+    function. The last ``shared_args`` positional arguments (e.g. `train_chunk`'s ``start``) are
+    the same for every run and stay unbatched.
 
     ``group=None`` (or >= the number of runs): ``jax.vmap(fn)``, the right choice on a GPU.
     ``group=G``: ``lax.map`` over blocks of ``G`` vmapped runs (`jax.lax.map` with ``batch_size``),
@@ -198,14 +206,14 @@ def map_runs(fn: Callable, group: int | None = None) -> Callable:
     under load, benchmarks/results/train_throughput_dqn_vdn_blocks.md) without closing it. The
     working set growing out of cache with the run count is the suspected cause, not a profiled one.
     """
-    if group is None or group < 1:
-        return jax.vmap(fn)
 
     def mapped(*args):
-        n = jax.tree_util.tree_leaves(args)[0].shape[0]
-        if group >= n:
-            return jax.vmap(fn)(*args)
-        return jax.lax.map(lambda a: fn(*a), args, batch_size=group)
+        cut = len(args) - shared_args
+        runs, shared = args[:cut], args[cut:]
+        n = jax.tree_util.tree_leaves(runs)[0].shape[0]
+        if group is None or group < 1 or group >= n:
+            return jax.vmap(fn, in_axes=(0,) * cut + (None,) * shared_args)(*args)
+        return jax.lax.map(lambda r: fn(*r, *shared), runs, batch_size=group)
 
     return mapped
 
