@@ -38,6 +38,36 @@ def assert_close(jax_value, ref_value, what):
                                err_msg=what)
 
 
+def jax_rollout(env, params, state, keys, batched=False):
+    """Random actions, fresh draws and transitions for every key (one jitted scan, so the test
+    time goes to the NumPy reference, not to eager dispatch). Returns per-step outputs."""
+    space = env.action_space(params)
+
+    def one(state, key):
+        k_act, k_draw = jax.random.split(key)
+        action, draws = space.sample(k_act), env.sample_step(k_draw, params)
+        obs, state, reward, _, truncated, info = env.transition(state, action, draws, params)
+        return state, (action, draws, obs, reward, truncated, info["metrics"])
+
+    step = jax.vmap(one) if batched else one
+    return jax.jit(lambda s, k: jax.lax.scan(step, s, k)[1])(state, keys)
+
+
+def assert_steps_match(outputs, ref_state, ref_step, steps):
+    actions, draws, obs, reward, truncated, metrics = jax.device_get(outputs)
+    for t in range(steps):
+        at = lambda tree: jax.tree_util.tree_map(lambda x: x[t], tree)  # noqa: E731
+        action, draw = at(actions), at(draws)
+        r_obs, ref_state, r_reward, r_trunc, r_metrics = ref_step(
+            ref_state, np.asarray(action.discrete), np.asarray(action.continuous, np.float64),
+            to_numpy_draws(draw))
+        assert_close(obs[t], r_obs, f"obs step {t}")
+        assert_close(reward[t], r_reward, f"reward step {t}")
+        for name, value in r_metrics.items():
+            assert_close(metrics[name][t], value, f"{name} step {t}")
+        assert np.all(truncated[t] == r_trunc)
+
+
 @pytest.mark.parametrize("preset", list(PRESETS))
 def test_matches_loop_reference_for_200_steps(preset):
     params = PRESETS[preset]
@@ -49,21 +79,9 @@ def test_matches_loop_reference_for_200_steps(preset):
     ref_state = ref.initial_state({k: np.asarray(v, np.float64) for k, v in vars(episode).items()},
                                   to_numpy_draws(first), params, env.n_tasks)
     assert_close(env.observations(state, params), ref.observations_loop(ref_state, params, env.n_tasks), "obs0")
-    transition = jax.jit(env.transition)
-    space = env.action_space(params)
-    for t in range(200):
-        k_act, k_draw = jax.random.split(jax.random.fold_in(key, t))
-        action = space.sample(k_act)
-        draws = env.sample_step(k_draw, params)
-        obs, state, reward, _, truncated, info = transition(state, action, draws, params)
-        r_obs, ref_state, r_reward, r_trunc, r_metrics = ref.step_loop(
-            ref_state, np.asarray(action.discrete), np.asarray(action.continuous, np.float64),
-            to_numpy_draws(draws), params)
-        assert_close(obs, r_obs, f"obs step {t}")
-        assert_close(reward, r_reward, f"reward step {t}")
-        for name, value in r_metrics.items():
-            assert_close(info["metrics"][name], value, f"{name} step {t}")
-        assert bool(truncated) == r_trunc
+    keys = jax.vmap(lambda t: jax.random.fold_in(key, t))(jnp.arange(200))
+    outputs = jax_rollout(env, params, state, keys)
+    assert_steps_match(outputs, ref_state, lambda s, d, c, dr: ref.step_loop(s, d, c, dr, params), 200)
 
 
 @pytest.mark.parametrize("preset", ["calibrated", "paper"])
@@ -77,20 +95,9 @@ def test_matches_batched_reference(preset):
     state = jax.vmap(env.initial_state, in_axes=(0, 0, None))(episode, first, params)
     ref_state = ref.initial_state({k: np.asarray(v, np.float64) for k, v in vars(episode).items()},
                                   to_numpy_draws(first), params, env.n_tasks)
-    transition = jax.jit(jax.vmap(env.transition, in_axes=(0, 0, 0, None)))
-    space = env.action_space(params)
-    for t in range(200):
-        k = jax.random.split(jax.random.PRNGKey(1000 + t), batch)
-        action = jax.vmap(space.sample)(k)
-        draws = jax.vmap(env.sample_step, in_axes=(0, None))(k, params)
-        obs, state, reward, _, _, info = transition(state, action, draws, params)
-        r_obs, ref_state, r_reward, _, r_metrics = ref.step_batched(
-            ref_state, np.asarray(action.discrete), np.asarray(action.continuous, np.float64),
-            to_numpy_draws(draws), params)
-        assert_close(obs, r_obs, f"obs step {t}")
-        assert_close(reward, r_reward, f"reward step {t}")
-        for name, value in r_metrics.items():
-            assert_close(info["metrics"][name], value, f"{name} step {t}")
+    step_keys = jax.vmap(lambda t: jax.random.split(jax.random.PRNGKey(1000 + t), batch))(jnp.arange(200))
+    outputs = jax_rollout(env, params, state, step_keys, batched=True)
+    assert_steps_match(outputs, ref_state, lambda s, d, c, dr: ref.step_batched(s, d, c, dr, params), 200)
 
 
 def random_state_and_action(seed, params, env):

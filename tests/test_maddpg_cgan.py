@@ -1,8 +1,9 @@
 """MADDPG-CGAN: config validation, the twin-feature views of the critic input, and learning.
 
-The CLI learning run below doubles as the ``--algo maddpg_cgan`` smoke test (one compile of the
-twin's large program in the suite instead of two). The GAN itself is tested in ``test_cgan.py``, the DT
-pool in ``test_twin_pool.py`` and the FL weights in ``test_federated.py``.
+The CLI smoke run exercises every path of the compiled loop (twin, DT pool, FL) in a few seconds of
+training; the CLI learning run is marked ``slow`` (about 4 min on 2 cores: ``pytest -m slow``). The GAN
+itself is tested in ``test_cgan.py``, the DT pool in ``test_twin_pool.py`` and the FL weights in
+``test_federated.py``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 
 import numpy as np
 import pytest
-from test_train import TINY, _train_cli
+from test_train import SMALL_CFG, TINY, _train_cli
 
 from algos import maddpg, maddpg_cgan
 
@@ -34,8 +35,26 @@ def test_relative_order_puts_self_first():
     np.testing.assert_array_equal(order, [[0, 1, 2], [1, 2, 0], [2, 0, 1]])
 
 
+def test_train_cli_maddpg_cgan_smoke(tmp_path_factory):
+    """``--algo maddpg_cgan`` end to end on tiny sizes with the twin on from 48 env steps, a GAN update
+    every 2 iterations and an FL round every 5: summary, checkpoint and finite GAN metrics."""
+    out = tmp_path_factory.mktemp("maddpg_cgan_smoke")
+    args = ["--algo", "maddpg_cgan", *TINY, *SMALL_CFG, "--total-steps", "160", "--seeds", "2",
+            "--set", "gan_warmup_steps=48", "--set", "gan_batch=16", "--set", "gan_period=2",
+            "--set", "fl_period=5", "--set", "syn_buffer_size=256", "--out", str(out)]
+    proc = _train_cli(args, tmp_path_factory.mktemp("jax_cache"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["algo"] == "maddpg_cgan" and (out / "checkpoint.msgpack").exists()
+    assert np.isfinite(summary["final"]["cost"]["mean"])
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert float(rows[-1]["syn_share"]) > 0.0  # the twin's synthetic transitions reach the minibatches
+    assert all(np.isfinite(float(r["wasserstein"])) for r in rows)
+
+
+@pytest.mark.slow
 def test_train_cli_maddpg_cgan_learns_and_beats_random(tmp_path_factory):
-    """The CLI run of ``--algo maddpg_cgan`` (this is its smoke test too): two vmapped seeds on 2 users
+    """The CLI run of ``--algo maddpg_cgan``: two vmapped seeds on 2 users
     x 2 servers x 2 tasks with the twin, the DT pool and FL all active (twin from 800 env steps, FL
     every 25 iterations). Each seed's deterministic policy at least halves random's cost on the
     summary's shared evaluation keys."""
