@@ -68,14 +68,19 @@ def test_transition_matches_numpy_references(preset):
     batch_state = {k: np.asarray(v)[None] for k, v in to_numpy(state).items()}
     transition = jax.jit(env.transition)
     space = env.action_space(params)
-    got, want_loop, want_batched = [], [], []
-    for t in range(200):
+
+    @jax.jit
+    def sample(t):  # one compiled call per step instead of a dozen eager ops
         key = jax.random.PRNGKey(1000 + t)
         act = space.sample(key)
-        if t % 7 == 3:  # out-of-range targets and non-finite fractions (documented rule)
-            act = action(act.discrete.at[0].set(9).at[1].set(-2),
-                         act.continuous.at[2, 1].set(jnp.nan).at[3, 0].set(2.0))
-        draws = env.sample_step(jax.random.fold_in(key, 1), params)
+        bad = action(act.discrete.at[0].set(9).at[1].set(-2),  # out-of-range targets, non-finite
+                     act.continuous.at[2, 1].set(jnp.nan).at[3, 0].set(2.0))  # fractions (documented rule)
+        act = jax.tree_util.tree_map(lambda b, a: jnp.where(t % 7 == 3, b, a), bad, act)
+        return act, env.sample_step(jax.random.fold_in(key, 1), params)
+
+    got, want_loop, want_batched = [], [], []
+    for t in range(200):
+        act, draws = sample(t)
         obs, state, reward, _, truncated, info = transition(state, act, draws, params)
         d = to_numpy(draws)
         target, frac = np.asarray(act.discrete), np.asarray(act.continuous)
