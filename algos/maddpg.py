@@ -71,7 +71,7 @@ class Config:
     share_reg: float = 0.03  # L2 on the shares' pre-activations (keeps them off the sigmoid's flat ends)
     reward_scale: float = 1.0
     per_choice_shares: bool = True  # continuous outputs per discrete choice (ActionSpec.per_choice)
-    discrete_actor_loss: str = "straight_through"  # or "expected": exact E_pi[Q] over each head's options (~3x slower on CPU)
+    discrete_actor_loss: str = "straight_through"  # or "expected": exact E_pi[Q] over each head's options (~3x slower on CPU; segfaults in jaxlib 0.10.2 CPU under the CLI's run vmap at batch 256, README)
     share_params: bool = False  # True: one actor and one critic trained on every agent's data
 
 
