@@ -164,8 +164,9 @@ def build_train(init: Callable, iteration: Callable, act: Callable, cfg, default
 
     with_index = len(inspect.signature(iteration).parameters) == 2
 
-    def train_chunk(runner_state, start=0):
-        """``chunk_size`` iterations from global iteration ``start`` (a scalar shared by every run:
+    def train_chunk(runner_state, start):
+        """``chunk_size`` iterations from global iteration ``start`` (required: a default of 0 would
+        silently restart periodic work every chunk; a scalar shared by every run:
         keep it out of the seed vmap, as `map_runs` does, so periodic conds stay lazy)."""
 
         def body(rs, i):  # i: global iteration index, the same for every vmapped run (unbatched)
