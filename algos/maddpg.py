@@ -52,7 +52,9 @@ class Config:
     num_envs: int = 16  # parallel envs per vector step
     chunk_size: int = 500  # vector steps per compiled chunk (one checkpoint each)
     actor_hidden: Sequence[int] = (64, 64)  # CPU (spec: 256, 256)
+    actor_arch: str = "mlp"  # "per_head": one net shared by every task; "per_option": by every (task, server) pair
     critic_hidden: Sequence[int] = (128, 128)  # CPU (spec: 512, 256)
+    critic_state: str = "global"  # critic input besides o_i and all actions: "global" (env.global_state) or "none" (dt_inference: ~25% faster)
     lr_actor: float = 1e-3  # spec 1e-4: the policy collapses to low local shares and recovers too slowly for a CPU run
     lr_critic: float = 1e-3
     max_grad_norm: float = 1.0
@@ -71,7 +73,7 @@ class Config:
     share_reg: float = 0.03  # L2 on the shares' pre-activations (keeps them off the sigmoid's flat ends)
     reward_scale: float = 1.0
     per_choice_shares: bool = True  # continuous outputs per discrete choice (ActionSpec.per_choice)
-    discrete_actor_loss: str = "straight_through"  # or "expected": exact E_pi[Q] over each head's options (~3x slower on CPU; segfaults in jaxlib 0.10.2 CPU under the CLI's run vmap at batch 256, README)
+    discrete_actor_loss: str = "straight_through"  # or "expected": exact E_pi[Q] over each head's options + P-DQN share gradients (~3x slower on CPU; segfaults in jaxlib 0.10.2 CPU under a run vmap, fine one run at a time: train.py's CPU default)
     share_params: bool = False  # True: one actor and one critic trained on every agent's data
 
 
@@ -93,17 +95,20 @@ class Core:
     spec: ActionSpec
     n: int
     obs_dim: int
+    head_layout: tuple | None = None
+    option_offsets: tuple | None = None
 
     @classmethod
     def build(cls, cfg: Config, env, params) -> "Core":
         spec = ActionSpec.from_env(env, params, cfg.eps_min)
         if cfg.per_choice_shares and spec.cont_by_head:
             spec = dataclasses.replace(spec, per_choice=True)
-        return cls(cfg, spec, env.num_agents, env.observation_space(params).shape[-1])
+        return cls(cfg, spec, env.num_agents, env.observation_space(params).shape[-1], env.head_obs_layout,
+                   env.option_obs_offsets)
 
     @property
     def actor(self):
-        return MLP(tuple(self.cfg.actor_hidden), self.spec.n_logits, out_scale=0.01)
+        return self.spec.actor(self.cfg.actor_hidden, self.cfg.actor_arch, self.head_layout, self.option_offsets)
 
     @property
     def critic(self):
@@ -186,9 +191,13 @@ class Core:
         """``[B]``: mean over heads h of ``sum_c pi_h(c) Q(x_i with head h set to option c)``.
 
         Option c carries its own shares (per-choice) and the other heads keep ``one_hot``'s options.
-        This is the exact expectation over the discrete options, so the logits get an unbiased
-        gradient (the straight-through Gumbel gradient is a first-order guess at one vertex). The
-        first critic layer is linear, so only the own-action slot's contribution is recomputed.
+        The logits get the gradient of this exact expectation over the discrete options (the
+        straight-through Gumbel gradient is a first-order guess at one vertex). The shares get the
+        gradient of the mean over options of ``Q(option c)``, as in P-DQN (Xiong et al. 2018): every
+        option's shares are trained to be good for that option, however unlikely the policy makes
+        it, so an option whose shares were never tuned does not look bad forever (seen on
+        dt_inference: unvisited server options kept their initial CPU share and the policy
+        collapsed onto local execution). The value returned is the expectation.
         """
         spec = self.spec
         logits, pre = spec.split(out)
@@ -200,12 +209,14 @@ class Core:
         per_c = values if spec.per_choice else jnp.broadcast_to(cur[:, :, None], cur.shape[:2] + (choices,) + cur.shape[2:])
         alt_cont = eye * per_c[:, :, :, None, :] + (1 - eye) * cur[:, None, None]  # [B, H, C, H, k]
         alt_act = spec.critic_action(alt_oh, alt_cont.reshape(alt_oh.shape[:3] + (-1,)))  # [B, H, C, critic_dim]
-        layers = q_params["params"]
-        k0, b0 = layers["Dense_0"]["kernel"], layers["Dense_0"]["bias"]
-        h = (x_i @ k0 + b0)[:, None, None] + (alt_act - x_i[:, None, None, own_slot]) @ k0[own_slot]
-        for j in range(1, len(self.cfg.critic_hidden) + 1):
-            h = jax.nn.relu(h) @ layers[f"Dense_{j}"]["kernel"] + layers[f"Dense_{j}"]["bias"]
-        return (jax.nn.softmax(logits, axis=-1) * h[..., 0]).sum(-1).mean(-1)
+        def wide(part):
+            return jnp.broadcast_to(part[:, None, None], alt_act.shape[:3] + part.shape[-1:])
+
+        x_alt = jnp.concatenate([wide(x_i[:, :own_slot.start]), alt_act, wide(x_i[:, own_slot.stop:])], -1)
+        q_alt = self.critic.apply(q_params, x_alt.reshape(-1, x_alt.shape[-1])).reshape(x_alt.shape[:3])  # [B, H, C]
+        expected = (jax.nn.softmax(logits, axis=-1) * jax.lax.stop_gradient(q_alt)).sum(-1).mean(-1)
+        every_option = q_alt.mean((-1, -2))  # P-DQN: each option's shares maximise that option's Q
+        return expected + every_option - jax.lax.stop_gradient(every_option)
 
     def soft_update_targets(self, rs, actor_p, critic_p):
         return dict(actor_target=soft_update(rs.actor_target, actor_p, rs.hp["tau"]),
@@ -240,13 +251,19 @@ def make_train(cfg: Config, env, params):
         next_gstate=jax.ShapeDtypeStruct((g_dim,), jnp.float32),
         terminated=jax.ShapeDtypeStruct((), jnp.bool_),
     )
-    own_slot = slice(g_dim + obs_dim, g_dim + obs_dim + spec.critic_dim)  # agent i's action in x[i]
+    if cfg.critic_state not in ("global", "none"):
+        raise ValueError(f"unknown critic_state {cfg.critic_state!r}; valid: 'global', 'none'")
+    s_dim = g_dim if cfg.critic_state == "global" else 0
+    own_slot = slice(s_dim + obs_dim, s_dim + obs_dim + spec.critic_dim)  # agent i's action in x[i]
 
     def critic_inputs(gstate, obs, act):
         """``x[i] = [s, o_i, a_i, a_{i+1}, ...]``: the global state, agent i's observation and every
         action in agent-relative order (A41) -> ``[n, B, D]``."""
         rel = jnp.moveaxis(act[:, order], 1, 0).reshape(n, act.shape[0], -1)
-        return jnp.concatenate([jnp.broadcast_to(gstate, (n,) + gstate.shape), jnp.swapaxes(obs, 0, 1), rel], -1)
+        own = [jnp.swapaxes(obs, 0, 1), rel]
+        if cfg.critic_state == "global":
+            own.insert(0, jnp.broadcast_to(gstate, (n,) + gstate.shape))
+        return jnp.concatenate(own, -1)
 
     def env_step(rs_key, env_state, obs, one_hot, cont):
         act = jax.vmap(spec.env_action)(one_hot, cont)
@@ -260,7 +277,7 @@ def make_train(cfg: Config, env, params):
 
     def init(key, hp):
         k_net, k_env, key = jax.random.split(key, 3)
-        nets = core.init_networks(k_net, hp, g_dim + obs_dim + n * spec.critic_dim)
+        nets = core.init_networks(k_net, hp, s_dim + obs_dim + n * spec.critic_dim)
         obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(k_env, E), params)
         return TrainState(**nets, buffer=replay.init(example, capacity), env_state=env_state, obs=obs, key=key,
                           step=jnp.zeros((), jnp.int32), hp=hp)

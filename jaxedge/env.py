@@ -131,6 +131,19 @@ class MultiAgentEnv:
         """Centralised-critic input for one env: a flat ``float32`` vector."""
         raise NotImplementedError
 
+    @property
+    def head_obs_layout(self):
+        """``(offset, width)`` when each agent's observation holds one block of ``width`` features per
+        discrete action head (e.g. per task) starting at ``offset``; ``None`` when it does not.
+        Lets learners share one actor head across the action heads (``actor_arch="per_head"``)."""
+        return None
+
+    @property
+    def option_obs_offsets(self):
+        """Offsets of observation column blocks with one value per non-zero discrete option (e.g.
+        every server's gain), the features of ``actor_arch="per_option"``; ``None`` when absent."""
+        return None
+
     def validate_params(self, params) -> None:
         """Raise ``ValueError`` naming the offending field; no-op for traced params."""
         check_params(params)

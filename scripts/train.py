@@ -39,7 +39,7 @@ from algos.common.evaluation import rollout_stats, rollout_stats_runs, summarise
 from algos.common.training import map_runs  # noqa: E402
 
 BASELINES = ("random", "greedy")
-CPU_RUN_GROUP = 8  # runs vmapped together on a CPU (benchmarks/results/train_throughput_dqn_vdn_blocks.md)
+CPU_RUN_GROUP = 8  # runs vmapped together on a CPU (benchmarks/results/train_throughput*.md)
 
 
 class UsageError(Exception):
@@ -69,8 +69,9 @@ def build_parser():
     ap.add_argument("--eval-steps", type=int, default=None, help="default: one episode")
     ap.add_argument("--eval-seed", type=int, default=12345)
     ap.add_argument("--run-group", default="auto",
-                    help="runs vmapped together inside the one call: an int, 'all', or 'auto' (8 on CPU, all "
-                         "on accelerators; see algos.common.training.map_runs)")
+                    help="runs vmapped together inside the one call: an int (1: one after the other, no vmap), "
+                         "'all', or 'auto' (8 on CPU, 1 for maddpg's discrete_actor_loss=expected; all on "
+                         "accelerators; see algos.common.training.map_runs)")
     ap.add_argument("--max-chunks", type=int, default=None, help="stop after this many chunks (this call)")
     ap.add_argument("--no-plot", action="store_true")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -143,10 +144,14 @@ def parse_seeds(text):
     return list(range(count))
 
 
-def run_group(text: str) -> int | None:
-    """``--run-group``: None = vmap every run at once; G = blocks of G vmapped runs (`map_runs`)."""
+def run_group(text: str, cfg=None) -> int | None:
+    """``--run-group``: None = vmap every run at once; G = blocks of G vmapped runs (`map_runs`).
+    ``auto`` on a CPU: blocks of `CPU_RUN_GROUP`, or one run after the other for a loss that
+    jaxlib 0.10.2's CPU backend crashes on under a run vmap (maddpg's ``expected``)."""
     if text == "auto":
-        return CPU_RUN_GROUP if jax.default_backend() == "cpu" else None
+        if jax.default_backend() != "cpu":
+            return None
+        return 1 if getattr(cfg, "discrete_actor_loss", None) == "expected" else CPU_RUN_GROUP
     if text == "all":
         return None
     try:
@@ -280,7 +285,7 @@ def run(args) -> dict:
     hp = {k: jnp.asarray([r[k] for r in runs], jnp.float32) for k in sweep}
 
     init = jax.jit(jax.vmap(train.init))
-    chunk_fn = jax.jit(map_runs(train.train_chunk, run_group(args.run_group), shared_args=1), donate_argnums=0)
+    chunk_fn = jax.jit(map_runs(train.train_chunk, run_group(args.run_group, cfg), shared_args=1), donate_argnums=0)
     meta_base = {"algo": args.algo, "env": args.env, "sizes": args.size, "preset": args.preset,
                  "config": json.loads(json.dumps(dataclasses.asdict(cfg))), "runs": runs}
 

@@ -7,3 +7,4 @@ _spec = importlib.util.spec_from_file_location("_train_script", Path(__file__).r
 _mod = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_mod)
 main = _mod.main
+run_group = _mod.run_group

@@ -76,7 +76,7 @@ def test_train_cli_smoke(algo, tmp_path, cache_dir):
     [
         (["--algo", "nope"], f"choose one of {sorted(ALGOS)}"),
         (["--algo", "maddpg", "--env", "nope"], f"choose one of {jaxedge.list_envs()}"),
-        (["--algo", "maddpg", "--set", "bogus=1"], "valid keys: actor_hidden"),
+        (["--algo", "maddpg", "--set", "bogus=1"], "valid keys: actor_arch, actor_hidden"),
         (["--algo", "maddpg", "--set", "lr_actor=fast"], "lr_actor expects float"),
         (["--algo", "maddpg", "--set", "batch_size=1.5"], "batch_size expects int"),
         (["--algo", "maddpg", "--sweep", "batch_size=8,16"], "sweepable keys: lr_actor"),
@@ -110,6 +110,16 @@ def test_replay_budget_error(capsys, tmp_path):
     assert rc == 2 and "replay buffers need" in err and "\n" not in err
 
 
+def test_run_group_auto_runs_the_expected_loss_one_run_at_a_time():
+    from scripts_train import run_group
+
+    assert jax.default_backend() == "cpu"
+    assert run_group("auto", maddpg.Config()) == 8
+    assert run_group("auto", maddpg.Config(discrete_actor_loss="expected")) == 1
+    assert run_group("all", maddpg.Config(discrete_actor_loss="expected")) is None
+    assert run_group("3") == 3
+
+
 def _tiny_train(**overrides):
     env = jaxedge.make("dt_inference", n_users=2, n_servers=2, n_tasks=2)
     kw = dict(total_env_steps=64 + 4 * 20, num_envs=4, warmup_steps=64, chunk_size=10, batch_size=32,
@@ -133,11 +143,12 @@ def test_vmapped_sweep_equals_separate_runs():
                         jax.tree_util.tree_leaves(one["train_state"].actor_target)):
             np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
         np.testing.assert_allclose(got["metrics"]["cost"], one["metrics"]["cost"], rtol=1e-4)
-    # lax.map over blocks of 2 vmapped runs (the CPU default of train.py) gives the same runs
-    blocked = jax.jit(map_runs(train, 2), compiler_options=FAST_COMPILE)(keys, {"lr_actor": lrs, "tau": taus})
-    for a, b in zip(jax.tree_util.tree_leaves(blocked["train_state"].actor_target),
-                    jax.tree_util.tree_leaves(batched["train_state"].actor_target)):
-        np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
+    # and so do blocks of 2 vmapped runs, and runs one after the other (group 1: train.py's CPU default)
+    for group in (2, 1):
+        blocked = jax.jit(map_runs(train, group), compiler_options=FAST_COMPILE)(keys, {"lr_actor": lrs, "tau": taus})
+        for a, b in zip(jax.tree_util.tree_leaves(blocked["train_state"].actor_target),
+                        jax.tree_util.tree_leaves(batched["train_state"].actor_target)):
+            np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
     # different sweep values really train differently
     assert not np.allclose(batched["train_state"].actor["params"]["Dense_0"]["kernel"][0],
                            batched["train_state"].actor["params"]["Dense_0"]["kernel"][2])
@@ -192,9 +203,26 @@ def test_maddpg_beats_random():
     assert np.all(reward > 0.5 * rand_reward), (reward, rand_reward)
 
 
+def test_structured_actor_with_expected_loss_trains_runs_one_after_the_other():
+    """actor_arch=per_option + discrete_actor_loss=expected + critic_state=none at batch 256 under
+    `map_runs(group=1)` (the CPU default of train.py); under a run vmap this loss segfaulted on
+    jaxlib 0.10.2 CPU. Two seeds, a few updates: finite losses, the seeds train differently."""
+    env = jaxedge.make("dt_inference", n_users=2, n_servers=2, n_tasks=2)
+    cfg = maddpg.Config(total_env_steps=4 * 6, num_envs=4, warmup_steps=4, chunk_size=6, batch_size=256,
+                        buffer_size=256, actor_hidden=(16,), critic_hidden=(16,), actor_arch="per_option",
+                        discrete_actor_loss="expected", critic_state="none")
+    train = maddpg.make_train(cfg, env, env.default_params)
+    rs = jax.jit(jax.vmap(train.init))(jax.random.split(jax.random.PRNGKey(0), 2))
+    rs, metrics = jax.jit(map_runs(train.train_chunk, 1, shared_args=1), compiler_options=FAST_COMPILE)(rs, jnp.int32(0))
+    for name in ("critic_loss", "actor_loss", "q"):
+        assert np.all(np.isfinite(metrics[name])) and np.all(metrics[name] != 0), (name, metrics[name])
+    kernels = jax.tree_util.tree_leaves(rs.actor)[1]  # [runs, agents, ...]
+    assert not np.allclose(kernels[0], kernels[1])
+
+
 def test_expected_q_matches_brute_force_over_options():
-    """MADDPG's exact discrete actor objective (first-layer shortcut) equals evaluating the critic
-    on every option of every head, one at a time."""
+    """MADDPG's exact discrete actor objective equals evaluating the critic on every option of
+    every head, one at a time; its share gradient is P-DQN's (every option, unweighted)."""
     env = jaxedge.make("dt_inference", n_users=2, n_servers=2, n_tasks=2)
     cfg = maddpg.Config(critic_hidden=(16, 8), discrete_actor_loss="expected")
     core = maddpg.Core.build(cfg, env, env.default_params)
@@ -227,6 +255,22 @@ def test_expected_q_matches_brute_force_over_options():
                 total += float(probs[b, h, c]) * float(core.critic.apply(q_params, jnp.asarray(xb))[0])
         want[b] = total / spec.heads
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-5)
+
+    # Share gradients: d/d(shares of option c) of mean_{h,c} Q(option c), whatever pi(c) is.
+    def q_option(shares_hc, b, h, c):
+        cur = one_hot[b]
+        sh = jnp.einsum("hc,hck->hk", cur, shares[b]).at[h].set(shares_hc)
+        act = jnp.concatenate([cur.at[h].set(jnp.eye(spec.n_choices)[c]).reshape(-1), sh.reshape(-1)])
+        return core.critic.apply(q_params, x[b].at[own].set(act))[0]
+
+    d_pre = jax.grad(lambda o: core.expected_q(q_params, x, own, o, one_hot).sum())(out)
+    _, d_pre = spec.split(d_pre)  # [B, heads, choices, 2]
+    d_share = d_pre / (jax.grad(lambda p: spec.squash(p).sum())(pre))  # chain rule through the squash
+    chosen = np.asarray(one_hot.argmax(-1))
+    for b, h in [(0, 0), (1, 1), (2, 0), (4, 1)]:  # an option not chosen: only its own Q moves its shares
+        c = (chosen[b, h] + 1 + b % (spec.n_choices - 1)) % spec.n_choices
+        want_g = jax.grad(q_option)(shares[b, h, c], b, h, c) / (spec.heads * spec.n_choices)
+        np.testing.assert_allclose(d_share[b, h, c], want_g, rtol=1e-3, atol=1e-6)
 
 
 def test_chunks_see_the_global_iteration_index():

@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from algos.common.networks import MLP, PerHeadActor, PerOptionActor
 from jaxedge import spaces
 
 
@@ -169,6 +170,32 @@ class ActionSpec:
         logits, pre = self.split(out)
         one_hot = jax.nn.one_hot(jnp.argmax(logits, -1), self.n_choices)
         return one_hot, self.chosen(one_hot, self.squash(pre))
+
+    # ---- networks -------------------------------------------------------------------------------
+    def actor(self, hidden, arch: str = "mlp", head_layout=None, option_offsets=None, out_scale: float = 0.01):
+        """The actor network emitting ``n_logits``: a flat ``MLP`` on the whole observation
+        (``arch="mlp"``), one `PerHeadActor` shared by every head (``"per_head"``; needs the env's
+        ``head_obs_layout`` and, with continuous outputs, a continuous shape ``head_shape + (k,)``)
+        or one `PerOptionActor` shared by every (head, option) pair (``"per_option"``; also needs
+        ``option_obs_offsets`` and, with continuous outputs, per-choice shares)."""
+        if arch == "mlp":
+            return MLP(tuple(hidden), self.n_logits, out_scale=out_scale)
+        if arch not in ("per_head", "per_option"):
+            raise ValueError(f"unknown actor_arch {arch!r}; valid: 'mlp', 'per_head', 'per_option'")
+        if head_layout is None:
+            raise ValueError(f"actor_arch={arch!r} needs an env whose head_obs_layout is not None")
+        if self.cont_dim and not self.cont_by_head:
+            raise ValueError(f"actor_arch={arch!r} needs a continuous shape head_shape + (k,)")
+        offset, width = head_layout
+        if arch == "per_option":
+            if not option_offsets:
+                raise ValueError("actor_arch='per_option' needs an env whose option_obs_offsets is not None")
+            if self.cont_dim and not self.per_choice:
+                raise ValueError("actor_arch='per_option' needs per-choice shares (per_choice_shares=True)")
+            return PerOptionActor(tuple(hidden), self.heads, offset, width, self.n_choices, tuple(option_offsets),
+                                  self.per_head_cont if self.cont_dim else 0, out_scale)
+        cont_out = self.per_head_cont * (self.n_choices if self.per_choice else 1) if self.cont_dim else 0
+        return PerHeadActor(tuple(hidden), self.heads, offset, width, self.n_choices, cont_out, out_scale)
 
     # ---- conversions ----------------------------------------------------------------------------
     def critic_action(self, one_hot, cont):

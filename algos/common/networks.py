@@ -11,6 +11,7 @@ from typing import Callable, Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 ACTIVATIONS: dict[str, Callable] = {"relu": nn.relu, "tanh": nn.tanh, "elu": nn.elu, "gelu": nn.gelu}
 
@@ -34,6 +35,108 @@ class MLP(nn.Module):
             x = act(nn.Dense(width)(x))
         init = nn.initializers.variance_scaling(self.out_scale, "fan_avg", "uniform")
         return nn.Dense(self.out, kernel_init=init)(x)
+
+
+class PerHeadMLP(nn.Module):
+    """One MLP shared by every discrete action head (e.g. every task of an agent).
+
+    The observation holds ``heads`` blocks of ``width`` features from ``offset`` (the env's
+    ``head_obs_layout``); the rest is context. Head h's MLP input is its own block, the mean of all
+    blocks (what the other heads compete for), the context and a one-hot of h (heads may differ
+    by position, e.g. a battery paid in task order). Returns ``[..., heads, out]``: the same
+    function of a task's features wherever the task sits, which a flat MLP has to learn per slot.
+    """
+
+    hidden: Sequence[int]
+    heads: int
+    offset: int
+    width: int
+    out: int
+    activation: str = "relu"
+    out_scale: float = 1.0
+
+    @nn.compact
+    def __call__(self, obs):
+        end = self.offset + self.heads * self.width
+        blocks = obs[..., self.offset:end].reshape(obs.shape[:-1] + (self.heads, self.width))
+        context = jnp.concatenate([obs[..., :self.offset], obs[..., end:]], -1)
+        lead = blocks.shape[:-1]
+        x = jnp.concatenate([
+            blocks,
+            jnp.broadcast_to(blocks.mean(-2, keepdims=True), blocks.shape),
+            jnp.broadcast_to(context[..., None, :], lead + context.shape[-1:]),
+            jnp.broadcast_to(jnp.eye(self.heads), lead + (self.heads,)),
+        ], -1)
+        return MLP(self.hidden, self.out, self.activation, self.out_scale)(x)
+
+
+class PerHeadActor(nn.Module):
+    """`PerHeadMLP` laid out as `ActionSpec`'s flat actor output: every head's ``n_choices`` logits
+    first, then every head's ``cont_out`` continuous pre-activations (head-major)."""
+
+    hidden: Sequence[int]
+    heads: int
+    offset: int
+    width: int
+    n_choices: int
+    cont_out: int
+    out_scale: float = 1.0
+
+    @nn.compact
+    def __call__(self, obs):
+        y = PerHeadMLP(self.hidden, self.heads, self.offset, self.width, self.n_choices + self.cont_out,
+                       out_scale=self.out_scale)(obs)
+        lead = y.shape[:-2]
+        return jnp.concatenate([y[..., :self.n_choices].reshape(lead + (-1,)),
+                                y[..., self.n_choices:].reshape(lead + (-1,))], -1)
+
+
+class PerOptionActor(nn.Module):
+    """One MLP shared by every (head, option) pair: an option-equivariant actor.
+
+    Option 0 is the head's "stay" choice (e.g. run locally); options ``1..n_choices-1`` are remote
+    nodes whose features sit in the observation at ``option_offsets`` (one column block of
+    ``n_choices - 1`` values per feature, e.g. every server's CPU, bandwidth, gain, distance). Pair
+    (h, c)'s input is head h's block, the mean of all head blocks, the rest of the observation
+    (context), the mean of every option's features, option c's own features (zeros for c = 0)
+    with an "is option 0" flag, and a one-hot of h. Each pair emits 1 logit and ``cont_out``
+    continuous pre-activations (that option's shares), laid out as `ActionSpec`'s flat per-choice
+    actor output. Permuting the remote options in the observation permutes their outputs, so
+    what is learned about one server carries over to every server with similar features.
+    """
+
+    hidden: Sequence[int]
+    heads: int
+    offset: int
+    width: int
+    n_choices: int
+    option_offsets: tuple
+    cont_out: int
+    out_scale: float = 1.0
+
+    @nn.compact
+    def __call__(self, obs):
+        h, c, r = self.heads, self.n_choices, self.n_choices - 1
+        batch = obs.shape[:-1]
+        head_cols = np.arange(self.offset, self.offset + h * self.width)
+        option_cols = np.asarray(self.option_offsets)[:, None] + np.arange(r)[None, :]  # [F, r]
+        context_cols = np.setdiff1d(np.arange(obs.shape[-1]), np.concatenate([head_cols, option_cols.ravel()]))
+        blocks = obs[..., head_cols].reshape(batch + (h, self.width))
+        remote = jnp.swapaxes(obs[..., option_cols], -1, -2)  # [..., r, F]
+        options = jnp.concatenate([jnp.zeros(batch + (1, remote.shape[-1])), remote], -2)  # [..., c, F]
+        is_stay = jnp.broadcast_to((jnp.arange(c) == 0)[:, None], batch + (c, 1))
+        per_head = jnp.concatenate([blocks, jnp.broadcast_to(blocks.mean(-2, keepdims=True), blocks.shape),
+                                    jnp.broadcast_to(jnp.eye(h), batch + (h, h))], -1)
+        per_option = jnp.concatenate([options, is_stay], -1)
+        shared = jnp.concatenate([obs[..., context_cols], remote.mean(-2)], -1)
+        lead = batch + (h, c)
+        x = jnp.concatenate([
+            jnp.broadcast_to(per_head[..., :, None, :], lead + per_head.shape[-1:]),
+            jnp.broadcast_to(per_option[..., None, :, :], lead + per_option.shape[-1:]),
+            jnp.broadcast_to(shared[..., None, None, :], lead + shared.shape[-1:]),
+        ], -1)
+        y = MLP(self.hidden, 1 + self.cont_out, out_scale=self.out_scale)(x)  # [..., h, c, 1 + k]
+        return jnp.concatenate([y[..., 0].reshape(batch + (-1,)), y[..., 1:].reshape(batch + (-1,))], -1)
 
 
 class DuelingMLP(nn.Module):

@@ -202,21 +202,43 @@ def map_runs(fn: Callable, group: int | None = None, shared_args: int = 0) -> Ca
 
     ``group=None`` (or >= the number of runs): ``jax.vmap(fn)``, the right choice on a GPU.
     ``group=G``: ``lax.map`` over blocks of ``G`` vmapped runs (`jax.lax.map` with ``batch_size``),
-    still one compiled call. On a 2-core CPU 64 runs vmapped at once are slower per run than 64
-    single runs; blocks of 8 narrow the gap (dqn_vdn: 0.69x -> 0.87x of single runs, measured
-    under load, benchmarks/results/train_throughput_dqn_vdn_blocks.md) without closing it. The
-    working set growing out of cache with the run count is the suspected cause, not a profiled one.
+    still one compiled call. ``group=1`` (and any single run): one run after the other with no
+    vmap at all (`_one_after_the_other`). On a 2-core CPU a batch-256 update is already
+    compute-bound, so no layout reaches single-run speed per run: 64 runs vmapped at once ran at
+    0.69x the per-run speed of single runs and blocks of 8 at 0.87x (dqn_vdn,
+    benchmarks/results/train_throughput_dqn_vdn_blocks.md), one after the other at 0.85-0.94x
+    (benchmarks/results/train_throughput_sequential.md); the working set outgrowing the cache is
+    the suspected cause, not a profiled one. One after the other sidesteps a jaxlib 0.10.2 CPU
+    segfault of MADDPG's ``discrete_actor_loss="expected"`` under a run vmap (any run count).
     """
 
     def mapped(*args):
         cut = len(args) - shared_args
         runs, shared = args[:cut], args[cut:]
         n = jax.tree_util.tree_leaves(runs)[0].shape[0]
+        if group == 1 or n == 1:  # one run at a time, no vmap at all
+            return _one_after_the_other(fn, runs, shared, n)
         if group is None or group < 1 or group >= n:
             return jax.vmap(fn, in_axes=(0,) * cut + (None,) * shared_args)(*args)
         return jax.lax.map(lambda r: fn(*r, *shared), runs, batch_size=group)
 
     return mapped
+
+
+def _one_after_the_other(fn, runs, shared, n):
+    """``fn`` on each run in turn in a ``fori_loop`` whose carry is the stacked outputs, written
+    run by run; a single run is called directly."""
+    if n == 1:
+        out = fn(*jax.tree_util.tree_map(lambda x: x[0], runs), *shared)
+        return jax.tree_util.tree_map(lambda x: x[None], out)
+    first = jax.eval_shape(lambda r: fn(*r, *shared), jax.tree_util.tree_map(lambda x: x[0], runs))
+    outs = jax.tree_util.tree_map(lambda s: jnp.zeros((n,) + s.shape, s.dtype), first)
+
+    def body(i, outs):
+        out = fn(*jax.tree_util.tree_map(lambda x: x[i], runs), *shared)
+        return jax.tree_util.tree_map(lambda o, v: o.at[i].set(v), outs, out)
+
+    return jax.lax.fori_loop(0, n, body, outs)
 
 
 def config_fields(cfg_cls) -> dict:

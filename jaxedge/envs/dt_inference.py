@@ -212,6 +212,22 @@ class DTInference(MultiAgentEnv):
         channel_dim = 2 * self.n_servers + 1 if self.obs_include_channel else 0
         return self.n_tasks * TASK_FEATURES + 2 + 2 * self.n_servers + channel_dim + self.sprime_dim
 
+    @property
+    def head_obs_layout(self) -> tuple[int, int]:
+        """Task j's features (X/X_max, D/D_max, one-hot type) open the observation, one block per head."""
+        return 0, TASK_FEATURES
+
+    @property
+    def option_obs_offsets(self) -> tuple[int, ...]:
+        """Target k >= 1 is server k: its F_k, B_k, own gain and distance (if observed) and s' columns."""
+        m, i = self.n_servers, self.n_tasks * TASK_FEATURES + 2
+        blocks = [i, i + m]
+        i += 2 * m
+        if self.obs_include_channel:
+            blocks += [i, i + m]
+            i += 2 * m + 1
+        return tuple(blocks + [i, i + m, i + 2 * m])
+
     def observation_space(self, params) -> spaces.Box:
         return spaces.Box(-jnp.inf, jnp.inf, (self.n_users, self.obs_dim))
 
