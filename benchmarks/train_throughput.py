@@ -15,7 +15,8 @@ reported rate is the best of ``--repeats`` calls of ``--iters`` iterations after
 1-seed call, i.e. (time of N single-seed runs back to back) / (time of one N-seed call): >= 1 means
 the vmapped call is no slower per seed than N separate runs. With ``--groups G`` (default 8) every
 seed count above G is also timed as one call that ``lax.map``s over blocks of G vmapped seeds
-(`algos.common.training.map_runs`, what ``scripts/train.py`` does on a CPU). Results go to
+(`algos.common.training.map_runs`, what ``scripts/train.py`` does on a CPU; G = 1: one seed after
+the other, no vmap). Results go to
 benchmarks/results/train_throughput.{json,md,png}.
 """
 
@@ -82,7 +83,10 @@ def main(argv=None):
     ap.add_argument("--seeds", nargs="*", type=int, default=[1, 8, 64])
     ap.add_argument("--iters", type=int, default=10, help="iterations per timed chunk call")
     ap.add_argument("--groups", nargs="*", type=int, default=[8],
-                    help="also time every seed count above G as lax.map over blocks of G vmapped seeds")
+                    help="also time every seed count above G as lax.map over blocks of G vmapped seeds "
+                         "(8: the CPU default of scripts/train.py; 1: one seed after the other, no vmap)")
+    ap.add_argument("--vmap-seeds", nargs="*", type=int, default=None,
+                    help="seed counts timed fully vmapped (default: all of --seeds)")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--buffer", type=int, default=2_000, help="replay capacity per seed")
     ap.add_argument("--out", type=Path, default=RESULTS / "train_throughput")
@@ -112,7 +116,8 @@ def main(argv=None):
     rows = []
     for algo in args.algo:
         base = None
-        cases = [(s, None) for s in args.seeds] + [(s, g) for s in args.seeds for g in args.groups if g < s]
+        vmapped = args.seeds if args.vmap_seeds is None else [s for s in args.seeds if s in args.vmap_seeds or s == 1]
+        cases = [(s, None) for s in vmapped] + [(s, g) for s in args.seeds for g in args.groups if g < s]
         for seeds, group in cases:
             row = bench(algo, env, params, seeds, args.iters, args.repeats, args.buffer, group)
             if seeds == 1:
