@@ -15,6 +15,10 @@
   actors and target critics; the actor loss uses the online critic with only agent i's action
   replaced. Soft target updates with ``tau``. Truncation (time limit) bootstraps.
 * Replay: one ring buffer of joint transitions inside the scan state; a warm-up of random actions.
+* Options of ours (defaults off, README "Training"): structured actors shared over tasks or
+  (task, server) pairs (``actor_arch``, from the env's ``head_obs_layout`` / ``option_obs_offsets``),
+  a critic without ``env.global_state`` (``critic_state="none"``), and the exact discrete loss with
+  P-DQN share gradients (``discrete_actor_loss="expected"``).
 
 Reproduces: the "plain MADDPG" baseline of seed 000's Fig. 5 / Table 3 (the MADDPG-CGAN issue builds
 on this module). Defaults: spec §8.9, except where marked "CPU" (see `Config`) and two choices of
@@ -73,7 +77,7 @@ class Config:
     share_reg: float = 0.03  # L2 on the shares' pre-activations (keeps them off the sigmoid's flat ends)
     reward_scale: float = 1.0
     per_choice_shares: bool = True  # continuous outputs per discrete choice (ActionSpec.per_choice)
-    discrete_actor_loss: str = "straight_through"  # or "expected": exact E_pi[Q] over each head's options + P-DQN share gradients (~3x slower on CPU; segfaults in jaxlib 0.10.2 CPU under a run vmap, fine one run at a time: train.py's CPU default)
+    discrete_actor_loss: str = "straight_through"  # or "expected": exact E_pi[Q] over each head's options + P-DQN share gradients (~3x slower on CPU; segfaults in jaxlib 0.10.2 CPU under a run vmap; train.py then runs seeds one at a time on a CPU)
     share_params: bool = False  # True: one actor and one critic trained on every agent's data
 
 
@@ -209,6 +213,7 @@ class Core:
         per_c = values if spec.per_choice else jnp.broadcast_to(cur[:, :, None], cur.shape[:2] + (choices,) + cur.shape[2:])
         alt_cont = eye * per_c[:, :, :, None, :] + (1 - eye) * cur[:, None, None]  # [B, H, C, H, k]
         alt_act = spec.critic_action(alt_oh, alt_cont.reshape(alt_oh.shape[:3] + (-1,)))  # [B, H, C, critic_dim]
+
         def wide(part):
             return jnp.broadcast_to(part[:, None, None], alt_act.shape[:3] + part.shape[-1:])
 

@@ -108,6 +108,8 @@ FROZEN = ("buffer", "syn", "pool", "twin", "stats", "twin_obs", "env_state", "ob
 
 
 def make_train(cfg: Config, env, params):
+    if cfg.critic_state != "global":
+        raise ValueError("maddpg_cgan's critics read every agent's (twin) observation: critic_state must be 'global'")
     core = maddpg.Core.build(cfg, env, params)
     spec, n, obs_dim = core.spec, core.n, core.obs_dim
     cd = spec.critic_dim

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from test_train import SMALL_CFG, TINY, _train_cli
 
+import jaxedge
 from algos import maddpg, maddpg_cgan
 
 
@@ -74,3 +75,9 @@ def test_train_cli_maddpg_cgan_learns_and_beats_random(tmp_path_factory):
     rows = list(csv.DictReader((out / "metrics.csv").open()))
     assert float(rows[-1]["syn_share"]) > 0.2  # synthetic transitions reach the minibatches
     assert all(np.isfinite(float(r["wasserstein"])) for r in rows)
+
+
+def test_critic_state_other_than_global_is_refused():
+    env = jaxedge.make("dt_inference", n_users=2, n_servers=2, n_tasks=2)
+    with pytest.raises(ValueError, match="critic_state must be 'global'"):
+        maddpg_cgan.make_train(maddpg_cgan.Config(critic_state="none"), env, env.default_params)

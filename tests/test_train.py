@@ -110,6 +110,12 @@ def test_replay_budget_error(capsys, tmp_path):
     assert rc == 2 and "replay buffers need" in err and "\n" not in err
 
 
+def test_unknown_critic_state_is_refused():
+    env = jaxedge.make("dt_inference", n_users=2, n_servers=2, n_tasks=2)
+    with pytest.raises(ValueError, match="valid: 'global', 'none'"):
+        maddpg.make_train(maddpg.Config(critic_state="joint"), env, env.default_params)
+
+
 def test_run_group_auto_runs_the_expected_loss_one_run_at_a_time():
     from scripts_train import run_group
 
