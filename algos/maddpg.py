@@ -246,27 +246,29 @@ def make_train(cfg: Config, env, params):
     order = relative_order(n)
 
     _, state0 = jax.eval_shape(env.reset, jax.random.PRNGKey(0), params)
-    g_dim = jax.eval_shape(env.global_state, state0, params).shape[-1]
-    example = dict(
+    if cfg.critic_state not in ("global", "none"):
+        raise ValueError(f"unknown critic_state {cfg.critic_state!r}; valid: 'global', 'none'")
+    use_state = cfg.critic_state == "global"
+    s_dim = jax.eval_shape(env.global_state, state0, params).shape[-1] if use_state else 0
+    states = dict(gstate=jax.ShapeDtypeStruct((s_dim,), jnp.float32),
+                  next_gstate=jax.ShapeDtypeStruct((s_dim,), jnp.float32)) if use_state else {}
+    example = dict(  # replay stores the global states only for a critic that reads them
         obs=jax.ShapeDtypeStruct((n, obs_dim), jnp.float32),
-        gstate=jax.ShapeDtypeStruct((g_dim,), jnp.float32),
         act=jax.ShapeDtypeStruct((n, spec.critic_dim), jnp.float32),
         reward=jax.ShapeDtypeStruct((n,), jnp.float32),
         next_obs=jax.ShapeDtypeStruct((n, obs_dim), jnp.float32),
-        next_gstate=jax.ShapeDtypeStruct((g_dim,), jnp.float32),
         terminated=jax.ShapeDtypeStruct((), jnp.bool_),
+        **states,
     )
-    if cfg.critic_state not in ("global", "none"):
-        raise ValueError(f"unknown critic_state {cfg.critic_state!r}; valid: 'global', 'none'")
-    s_dim = g_dim if cfg.critic_state == "global" else 0
     own_slot = slice(s_dim + obs_dim, s_dim + obs_dim + spec.critic_dim)  # agent i's action in x[i]
 
     def critic_inputs(gstate, obs, act):
-        """``x[i] = [s, o_i, a_i, a_{i+1}, ...]``: the global state, agent i's observation and every
-        action in agent-relative order (A41) -> ``[n, B, D]``."""
+        """``x[i] = [s, o_i, a_i, a_{i+1}, ...]``: the global state (``critic_state="global"``; left
+        out with ``gstate=None``), agent i's observation and every action in agent-relative order
+        (A41) -> ``[n, B, D]``."""
         rel = jnp.moveaxis(act[:, order], 1, 0).reshape(n, act.shape[0], -1)
         own = [jnp.swapaxes(obs, 0, 1), rel]
-        if cfg.critic_state == "global":
+        if gstate is not None:
             own.insert(0, jnp.broadcast_to(gstate, (n,) + gstate.shape))
         return jnp.concatenate(own, -1)
 
@@ -278,6 +280,7 @@ def make_train(cfg: Config, env, params):
         )
         transition = dict(obs=obs, gstate=gstate, act=spec.critic_action(one_hot, cont), reward=reward,
                           next_obs=info["final_observation"], next_gstate=next_g, terminated=term)
+        transition = {k: v for k, v in transition.items() if k in example}  # unused states: compiled away
         return next_obs, env_state, transition, env_metrics(reward, info)
 
     def init(key, hp):
@@ -291,9 +294,9 @@ def make_train(cfg: Config, env, params):
         k_batch, k_actor = jax.random.split(key)
         b = replay.sample(rs.buffer, k_batch, cfg.batch_size)
         next_act = spec.critic_action(*spec.deterministic(core.actors(rs.actor_target, b["next_obs"])))
-        q_next = core.critics(rs.critic_target, critic_inputs(b["next_gstate"], b["next_obs"], next_act))
+        q_next = core.critics(rs.critic_target, critic_inputs(b.get("next_gstate"), b["next_obs"], next_act))
         y = core.td_target(rs.hp, q_next, b["reward"], b["terminated"])
-        x = critic_inputs(b["gstate"], b["obs"], b["act"])
+        x = critic_inputs(b.get("gstate"), b["obs"], b["act"])
         critic_p, critic_opt, c_loss = core.critic_update(rs, x, y)
         actor_p, actor_opt, a_loss, q = core.actor_update(rs, critic_p, x, own_slot, jnp.swapaxes(b["obs"], 0, 1), k_actor)
         rs = rs.replace(actor=actor_p, critic=critic_p, actor_opt=actor_opt, critic_opt=critic_opt,

@@ -149,7 +149,7 @@ def test_vmapped_sweep_equals_separate_runs():
                         jax.tree_util.tree_leaves(one["train_state"].actor_target)):
             np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
         np.testing.assert_allclose(got["metrics"]["cost"], one["metrics"]["cost"], rtol=1e-4)
-    # and so do blocks of 2 vmapped runs, and runs one after the other (group 1: train.py's CPU default)
+    # and so do blocks of 2 vmapped runs (train.py's CPU layout) and runs one after the other (group 1)
     for group in (2, 1):
         blocked = jax.jit(map_runs(train, group), compiler_options=FAST_COMPILE)(keys, {"lr_actor": lrs, "tau": taus})
         for a, b in zip(jax.tree_util.tree_leaves(blocked["train_state"].actor_target),
@@ -211,7 +211,7 @@ def test_maddpg_beats_random():
 
 def test_structured_actor_with_expected_loss_trains_runs_one_after_the_other():
     """actor_arch=per_option + discrete_actor_loss=expected + critic_state=none at batch 256 under
-    `map_runs(group=1)` (the CPU default of train.py); under a run vmap this loss segfaulted on
+    `map_runs(group=1)` (what train.py picks on a CPU for this loss); under a run vmap this loss segfaulted on
     jaxlib 0.10.2 CPU. Two seeds, a few updates: finite losses, the seeds train differently."""
     env = jaxedge.make("dt_inference", n_users=2, n_servers=2, n_tasks=2)
     cfg = maddpg.Config(total_env_steps=4 * 6, num_envs=4, warmup_steps=4, chunk_size=6, batch_size=256,

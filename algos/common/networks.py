@@ -37,6 +37,15 @@ class MLP(nn.Module):
         return nn.Dense(self.out, kernel_init=init)(x)
 
 
+def head_blocks(obs, offset: int, heads: int, width: int):
+    """The per-head inputs shared by the structured actors, each ``[..., heads, f]``: every head's
+    block of ``width`` features from ``offset``, the mean block (what the heads compete for) and a
+    one-hot of the head's index."""
+    blocks = obs[..., offset:offset + heads * width].reshape(obs.shape[:-1] + (heads, width))
+    mean = jnp.broadcast_to(blocks.mean(-2, keepdims=True), blocks.shape)
+    return blocks, mean, jnp.broadcast_to(jnp.eye(heads), obs.shape[:-1] + (heads, heads))
+
+
 class PerHeadMLP(nn.Module):
     """One MLP shared by every discrete action head (e.g. every task of an agent).
 
@@ -58,15 +67,10 @@ class PerHeadMLP(nn.Module):
     @nn.compact
     def __call__(self, obs):
         end = self.offset + self.heads * self.width
-        blocks = obs[..., self.offset:end].reshape(obs.shape[:-1] + (self.heads, self.width))
+        blocks, mean, head = head_blocks(obs, self.offset, self.heads, self.width)
         context = jnp.concatenate([obs[..., :self.offset], obs[..., end:]], -1)
-        lead = blocks.shape[:-1]
-        x = jnp.concatenate([
-            blocks,
-            jnp.broadcast_to(blocks.mean(-2, keepdims=True), blocks.shape),
-            jnp.broadcast_to(context[..., None, :], lead + context.shape[-1:]),
-            jnp.broadcast_to(jnp.eye(self.heads), lead + (self.heads,)),
-        ], -1)
+        wide_context = jnp.broadcast_to(context[..., None, :], blocks.shape[:-1] + context.shape[-1:])
+        x = jnp.concatenate([blocks, mean, wide_context, head], -1)
         return MLP(self.hidden, self.out, self.activation, self.out_scale)(x)
 
 
@@ -121,12 +125,10 @@ class PerOptionActor(nn.Module):
         head_cols = np.arange(self.offset, self.offset + h * self.width)
         option_cols = np.asarray(self.option_offsets)[:, None] + np.arange(r)[None, :]  # [F, r]
         context_cols = np.setdiff1d(np.arange(obs.shape[-1]), np.concatenate([head_cols, option_cols.ravel()]))
-        blocks = obs[..., head_cols].reshape(batch + (h, self.width))
         remote = jnp.swapaxes(obs[..., option_cols], -1, -2)  # [..., r, F]
         options = jnp.concatenate([jnp.zeros(batch + (1, remote.shape[-1])), remote], -2)  # [..., c, F]
         is_stay = jnp.broadcast_to((jnp.arange(c) == 0)[:, None], batch + (c, 1))
-        per_head = jnp.concatenate([blocks, jnp.broadcast_to(blocks.mean(-2, keepdims=True), blocks.shape),
-                                    jnp.broadcast_to(jnp.eye(h), batch + (h, h))], -1)
+        per_head = jnp.concatenate(head_blocks(obs, self.offset, h, self.width), -1)
         per_option = jnp.concatenate([options, is_stay], -1)
         shared = jnp.concatenate([obs[..., context_cols], remote.mean(-2)], -1)
         lead = batch + (h, c)
