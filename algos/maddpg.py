@@ -15,16 +15,21 @@
   actors and target critics; the actor loss uses the online critic with only agent i's action
   replaced. Soft target updates with ``tau``. Truncation (time limit) bootstraps.
 * Replay: one ring buffer of joint transitions inside the scan state; a warm-up of random actions.
-* Options of ours (defaults off, README "Training"): structured actors shared over tasks or
-  (task, server) pairs (``actor_arch``, from the env's ``head_obs_layout`` / ``option_obs_offsets``),
-  a critic without ``env.global_state`` (``critic_state="none"``), and the exact discrete loss with
-  P-DQN share gradients (``discrete_actor_loss="expected"``).
+* Options of ours (README "Training"): structured actors shared over tasks or (task, server)
+  pairs (``actor_arch``, from the env's ``head_obs_layout`` / ``option_obs_offsets``), a critic
+  factored over the owner's tasks that reads each task's chosen option, its features and its load
+  from every agent's actions (``critic_arch="per_option"``, `PerOptionCritic`), a critic without
+  ``env.global_state`` (``critic_state="none"``), the shares' initial values (``share_init``) and
+  the exact discrete loss with P-DQN share gradients (``discrete_actor_loss="expected"``).
 
 Reproduces: the "plain MADDPG" baseline of seed 000's Fig. 5 / Table 3 (the MADDPG-CGAN issue builds
-on this module). Defaults: spec §8.9, except where marked "CPU" (see `Config`) and two choices of
-ours named in the README's reproduction notes: ``gamma = 0.5`` (spec 0.95, a gap) and the noise in
-the share box rather than on the pre-activations (a share stuck on the sigmoid's flat end was
-never explored again).
+on this module). Defaults: spec §8.9, except where marked "CPU" (see `Config`) and choices of ours
+named in the README's reproduction notes: ``gamma = 0.5`` (spec 0.95, a gap), the noise in the
+share box rather than on the pre-activations (a share stuck on the sigmoid's flat end was never
+explored again), and, where the env describes its observation layout (dt_inference), the
+per-option actor, the task-factored critic without the global state and ``share_init = (0.2,
+0.9)``: with the spec's flat MLPs the policy collapsed onto local execution and never beat greedy
+(``critic_arch=mlp actor_arch=mlp critic_state=global share_init=`` restores them).
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ import numpy as np
 
 from algos.common import replay
 from algos.common.actions import ActionSpec
-from algos.common.networks import MLP, linear_schedule, soft_update
+from algos.common.networks import MLP, PerOptionCritic, linear_schedule, soft_update
 from algos.common.training import (
     ActorCriticState as TrainState, build_train, env_metrics, gated_updates, hparams, make_optimizer,
     replay_capacity, schedule_sizes, select, step_envs,
@@ -52,20 +57,21 @@ TRACED = ("lr_actor", "lr_critic", "gamma", "tau", "noise_start", "noise_end", "
 class Config:
     """Spec §8.9 defaults unless marked CPU (sized so the default run fits 10 min on 2 CPU cores)."""
 
-    total_env_steps: int = 128_000  # CPU: 8k vector steps x 16 envs (spec: 300 episodes x 100 steps)
+    total_env_steps: int = 64_000  # CPU: 4k vector steps x 16 envs (spec: 300 episodes x 100 steps)
     num_envs: int = 16  # parallel envs per vector step
     chunk_size: int = 500  # vector steps per compiled chunk (one checkpoint each)
     actor_hidden: Sequence[int] = (64, 64)  # CPU (spec: 256, 256)
-    actor_arch: str = "mlp"  # "per_head": one net shared by every task; "per_option": by every (task, server) pair
+    actor_arch: str = "auto"  # "mlp"; "per_head": one net shared by every task; "per_option": by every (task, server) pair; "auto": per_option where the env has the layout
     critic_hidden: Sequence[int] = (128, 128)  # CPU (spec: 512, 256)
-    critic_state: str = "global"  # critic input besides o_i and all actions: "global" (env.global_state) or "none" (dt_inference: ~25% faster)
+    critic_arch: str = "auto"  # "mlp"; "per_option": Q = sum over heads of one net on the head's chosen option, its features and load; "auto" as actor_arch
+    critic_state: str = "none"  # critic input besides o_i and all actions: "global" (env.global_state) or "none" (dt_inference: the others matter through their actions)
     lr_actor: float = 1e-3  # spec 1e-4: the policy collapses to low local shares and recovers too slowly for a CPU run
     lr_critic: float = 1e-3
     max_grad_norm: float = 1.0
     gamma: float = 0.5  # spec 0.95 ([G]); 0.5: the battery is the only coupling between steps (README notes)
     tau: float = 0.01
     batch_size: int = 256
-    buffer_size: int = 50_000  # CPU: halves memory and checkpoint size (spec: 1e5)
+    buffer_size: int = 25_000  # CPU: a quarter of the memory and checkpoint size (spec: 1e5)
     warmup_steps: int = 1_000  # env steps of uniformly random actions before learning (spec: 2000)
     updates_per_step: int = 1  # gradient updates per vector env step
     gumbel_temperature: float = 1.0
@@ -77,6 +83,7 @@ class Config:
     share_reg: float = 0.03  # L2 on the shares' pre-activations (keeps them off the sigmoid's flat ends)
     reward_scale: float = 1.0
     per_choice_shares: bool = True  # continuous outputs per discrete choice (ActionSpec.per_choice)
+    share_init: Sequence[float] = (0.2, 0.9)  # each per-head continuous entry at a zero actor output (dt_inference: phi_f, phi_b); () = box midpoint
     discrete_actor_loss: str = "straight_through"  # or "expected": exact E_pi[Q] over each head's options + P-DQN share gradients (~3x slower on CPU; segfaults in jaxlib 0.10.2 CPU under a run vmap; train.py then runs seeds one at a time on a CPU)
     share_params: bool = False  # True: one actor and one critic trained on every agent's data
 
@@ -101,14 +108,22 @@ class Core:
     obs_dim: int
     head_layout: tuple | None = None
     option_offsets: tuple | None = None
+    critic_layout: tuple | None = None  # (start of agent i's observation, of the owner-first actions) in x[i]
 
     @classmethod
-    def build(cls, cfg: Config, env, params) -> "Core":
+    def build(cls, cfg: Config, env, params, critic_layout: tuple | None = None) -> "Core":
         spec = ActionSpec.from_env(env, params, cfg.eps_min)
         if cfg.per_choice_shares and spec.cont_by_head:
             spec = dataclasses.replace(spec, per_choice=True)
-        return cls(cfg, spec, env.num_agents, env.observation_space(params).shape[-1], env.head_obs_layout,
-                   env.option_obs_offsets)
+        spec = dataclasses.replace(spec, cont_init=tuple(cfg.share_init))
+        structured = env.head_obs_layout is not None and bool(env.option_obs_offsets) and spec.per_choice
+        auto = "per_option" if structured else "mlp"
+        cfg = dataclasses.replace(cfg, actor_arch=auto if cfg.actor_arch == "auto" else cfg.actor_arch,
+                                  critic_arch=auto if cfg.critic_arch == "auto" else cfg.critic_arch)
+        core = cls(cfg, spec, env.num_agents, env.observation_space(params).shape[-1], env.head_obs_layout,
+                   env.option_obs_offsets, critic_layout)
+        core.critic  # noqa: B018 (fail at build time on a bad critic_arch)
+        return core
 
     @property
     def actor(self):
@@ -116,7 +131,21 @@ class Core:
 
     @property
     def critic(self):
-        return MLP(tuple(self.cfg.critic_hidden), 1)
+        arch, spec = self.cfg.critic_arch, self.spec
+        if arch == "mlp":
+            return MLP(tuple(self.cfg.critic_hidden), 1)
+        if arch != "per_option":
+            raise ValueError(f"unknown critic_arch {arch!r}; valid: 'mlp', 'per_option'")
+        if self.head_layout is None or not self.option_offsets or not spec.cont_by_head:
+            raise ValueError("critic_arch='per_option' needs an env with head_obs_layout, option_obs_offsets "
+                             "and a continuous shape head_shape + (k,)")
+        if self.critic_layout is None:
+            raise ValueError("critic_arch='per_option' needs Core.build(..., critic_layout=(obs_start, act_start))")
+        offset, width = self.head_layout
+        obs_start, act_start = self.critic_layout
+        return PerOptionCritic(tuple(self.cfg.critic_hidden), self.n, obs_start, self.obs_dim, act_start,
+                               spec.heads, offset, width, spec.n_choices, tuple(self.option_offsets),
+                               spec.per_head_cont)
 
     @property
     def tx(self):
@@ -238,18 +267,18 @@ class Core:
 
 
 def make_train(cfg: Config, env, params):
-    core = Core.build(cfg, env, params)
-    spec, n, obs_dim = core.spec, core.n, core.obs_dim
-    sizes = schedule_sizes(cfg)
-    capacity = replay_capacity(cfg)
-    E = cfg.num_envs
-    order = relative_order(n)
-
     _, state0 = jax.eval_shape(env.reset, jax.random.PRNGKey(0), params)
     if cfg.critic_state not in ("global", "none"):
         raise ValueError(f"unknown critic_state {cfg.critic_state!r}; valid: 'global', 'none'")
     use_state = cfg.critic_state == "global"
     s_dim = jax.eval_shape(env.global_state, state0, params).shape[-1] if use_state else 0
+    obs_dim = env.observation_space(params).shape[-1]
+    core = Core.build(cfg, env, params, critic_layout=(s_dim, s_dim + obs_dim))
+    spec, n = core.spec, core.n
+    sizes = schedule_sizes(cfg)
+    capacity = replay_capacity(cfg)
+    E = cfg.num_envs
+    order = relative_order(n)
     states = dict(gstate=jax.ShapeDtypeStruct((s_dim,), jnp.float32),
                   next_gstate=jax.ShapeDtypeStruct((s_dim,), jnp.float32)) if use_state else {}
     example = dict(  # replay stores the global states only for a critic that reads them

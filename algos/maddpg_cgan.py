@@ -57,6 +57,11 @@ class Config(maddpg.Config):
 
     total_env_steps: int = 64_000  # CPU: the twin roughly doubles the cost of an iteration
     share_params: bool = False  # per-agent networks; sharing happens through FL (eqs. 24-25)
+    critic_state: str = "global"  # the critics read every agent's (twin) observation
+    actor_arch: str = "mlp"  # the structure that took maddpg below greedy is not yet tried with the twin
+    critic_arch: str = "mlp"
+    share_init: tuple = ()
+    buffer_size: int = 50_000  # as before maddpg's CPU default moved to 2.5e4
     # twin (CGAN, spec §8.9 "CGAN (vector)")
     gan_loss: str = "cwgan_gp"
     gan_width: int = 32  # CPU (spec 64)
@@ -110,7 +115,7 @@ FROZEN = ("buffer", "syn", "pool", "twin", "stats", "twin_obs", "env_state", "ob
 def make_train(cfg: Config, env, params):
     if cfg.critic_state != "global":
         raise ValueError("maddpg_cgan's critics read every agent's (twin) observation: critic_state must be 'global'")
-    core = maddpg.Core.build(cfg, env, params)
+    core = maddpg.Core.build(cfg, env, params, critic_layout=(0, env.num_agents * env.observation_space(params).shape[-1]))
     spec, n, obs_dim = core.spec, core.n, core.obs_dim
     cd = spec.critic_dim
     sizes = schedule_sizes(cfg)

@@ -93,10 +93,10 @@ def _parse_value(key, text, default):
         if isinstance(default, float):
             return float(text)
         if isinstance(default, (tuple, list)):
-            return tuple(int(v) for v in text.split(",") if v)
+            return tuple(int(v) if v.lstrip("-").isdigit() else float(v) for v in text.split(",") if v)
         return kind(text)
     except ValueError:
-        name = "int list (e.g. 64,64)" if isinstance(default, (tuple, list)) else kind.__name__
+        name = "number list (e.g. 64,64)" if isinstance(default, (tuple, list)) else kind.__name__
         raise UsageError(f"config key {key} expects {name}, got {text!r}") from None
 
 

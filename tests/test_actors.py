@@ -1,4 +1,5 @@
-"""Structured actors (``actor_arch``): layout, server-permutation equivariance, dt_inference's layout."""
+"""Structured actors (``actor_arch``) and the factored critic (``critic_arch``): layout,
+server-permutation equivariance, dt_inference's layout."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 
 import jaxedge
 from algos.common.actions import ActionSpec
-from algos.common.networks import PerHeadMLP
+from algos.common.networks import PerHeadMLP, PerOptionCritic
 from jaxedge.envs.dt_inference import MAX_FLOPS
 
 ENV = jaxedge.make("dt_inference", n_users=2, n_servers=3, n_tasks=2)
@@ -96,3 +97,76 @@ def test_structured_actor_errors_name_what_is_missing():
         spec.actor((16,), "per_option", ENV.head_obs_layout, None)
     with pytest.raises(ValueError, match="per-choice shares"):
         _spec(per_choice=False).actor((16,), "per_option", ENV.head_obs_layout, ENV.option_obs_offsets)
+
+
+def _critic_input(obs, targets, shares, spec):
+    """maddpg's critic vector without a global state: [o_owner, a_owner, a_other]."""
+    one_hot = jax.nn.one_hot(jnp.asarray(targets), spec.n_choices)  # [n, heads, C]
+    acts = jax.vmap(spec.critic_action)(one_hot, jnp.asarray(shares, jnp.float32).reshape(len(targets), -1))
+    return jnp.concatenate([obs, acts.reshape(-1)])
+
+
+def _critic(spec):
+    offset, width = ENV.head_obs_layout
+    net = PerOptionCritic((16, 16), ENV.n_users, 0, ENV.obs_dim, ENV.obs_dim, spec.heads, offset, width,
+                          spec.n_choices, ENV.option_obs_offsets, spec.per_head_cont)
+    return net, net.init(jax.random.PRNGKey(2), jnp.zeros(ENV.obs_dim + ENV.n_users * spec.critic_dim))
+
+
+def test_per_option_critic_is_invariant_to_permuting_servers():
+    spec = _spec()
+    net, p = _critic(spec)
+    obs = _obs(3)
+    targets = np.array([[1, 3], [2, 1]])  # owner: task 0 on server 1, task 1 on server 3
+    shares = np.array([[[0.2, 0.9], [0.4, 0.5]], [[0.3, 1.0], [0.7, 0.6]]])
+    perm = np.array([2, 0, 1])  # new server j is old server perm[j]
+    permuted = obs
+    for o in ENV.option_obs_offsets:
+        permuted = permuted.at[o:o + ENV.n_servers].set(obs[o:o + ENV.n_servers][perm])
+    relabel = np.concatenate([[0], 1 + np.argsort(perm)])  # old option -> new option
+    q = net.apply(p, _critic_input(obs, targets, shares, spec))
+    q_p = net.apply(p, _critic_input(permuted, relabel[targets], shares, spec))
+    np.testing.assert_allclose(q_p, q, rtol=1e-5)
+    assert not np.allclose(net.apply(p, _critic_input(permuted, targets, shares, spec)), q)
+
+
+def test_per_option_critic_reads_other_agents_only_through_the_owners_options():
+    spec = _spec()
+    net, p = _critic(spec)
+    obs = _obs(4)
+    owner = [1, 0]  # server 1 and local
+    shares = np.full((2, 2, 2), 0.5)
+    q = net.apply(p, _critic_input(obs, [owner, [2, 3]], shares, spec))
+    np.testing.assert_allclose(net.apply(p, _critic_input(obs, [owner, [3, 2]], shares, spec)), q, rtol=1e-6)
+    other_on_owners_server = net.apply(p, _critic_input(obs, [owner, [1, 3]], shares, spec))
+    assert abs(float(other_on_owners_server[0] - q[0])) > 1e-6
+    x = _critic_input(obs, [owner, [2, 3]], shares, spec)
+    grad = jax.grad(lambda x: net.apply(p, x)[0])(x)
+    own_one_hot = grad[ENV.obs_dim:ENV.obs_dim + spec.heads * spec.n_choices]
+    assert np.abs(np.asarray(own_one_hot)).max() > 0  # a straight-through sample gets a gradient
+
+
+def test_per_option_critic_errors_name_what_is_missing():
+    import dataclasses
+
+    from algos import maddpg
+    cfg = maddpg.Config(critic_arch="per_option")
+    with pytest.raises(ValueError, match="valid: 'mlp', 'per_option'"):
+        maddpg.Core.build(dataclasses.replace(cfg, critic_arch="attention"), ENV, PARAMS, (0, ENV.obs_dim))
+    v2x = jaxedge.make("v2x")  # no head_obs_layout / option_obs_offsets
+    with pytest.raises(ValueError, match="head_obs_layout, option_obs_offsets"):
+        maddpg.Core.build(cfg, v2x, v2x.default_params, (0, 1))
+
+
+@pytest.mark.parametrize("per_choice", [True, False])
+def test_share_init_sets_the_shares_of_a_zero_actor_output(per_choice):
+    import dataclasses
+    spec = dataclasses.replace(_spec(per_choice), cont_init=(0.2, 0.9))
+    _, cont = spec.deterministic(jnp.zeros(spec.n_logits))
+    np.testing.assert_allclose(cont.reshape(spec.heads, 2), np.tile([0.2, 0.9], (spec.heads, 1)), rtol=1e-5)
+    _, midpoint = _spec(per_choice).deterministic(jnp.zeros(spec.n_logits))
+    np.testing.assert_allclose(midpoint, 0.05 + 0.95 * 0.5, rtol=1e-6)  # () keeps the sigmoid's midpoint
+    with pytest.raises(ValueError, match="one value per continuous entry"):
+        dataclasses.replace(spec, cont_init=(0.2,))
+    with pytest.raises(ValueError, match="strictly inside"):
+        dataclasses.replace(spec, cont_init=(0.01, 0.9))

@@ -210,13 +210,13 @@ def test_maddpg_beats_random():
 
 
 def test_structured_actor_with_expected_loss_trains_runs_one_after_the_other():
-    """actor_arch=per_option + discrete_actor_loss=expected + critic_state=none at batch 256 under
+    """actor_arch=per_option + critic_arch=per_option + discrete_actor_loss=expected + critic_state=none at batch 256 under
     `map_runs(group=1)` (what train.py picks on a CPU for this loss); under a run vmap this loss segfaulted on
     jaxlib 0.10.2 CPU. Two seeds, a few updates: finite losses, the seeds train differently."""
     env = jaxedge.make("dt_inference", n_users=2, n_servers=2, n_tasks=2)
     cfg = maddpg.Config(total_env_steps=4 * 6, num_envs=4, warmup_steps=4, chunk_size=6, batch_size=256,
                         buffer_size=256, actor_hidden=(16,), critic_hidden=(16,), actor_arch="per_option",
-                        discrete_actor_loss="expected", critic_state="none")
+                        critic_arch="per_option", discrete_actor_loss="expected", critic_state="none")
     train = maddpg.make_train(cfg, env, env.default_params)
     rs = jax.jit(jax.vmap(train.init))(jax.random.split(jax.random.PRNGKey(0), 2))
     rs, metrics = jax.jit(map_runs(train.train_chunk, 1, shared_args=1), compiler_options=FAST_COMPILE)(rs, jnp.int32(0))
@@ -230,7 +230,7 @@ def test_expected_q_matches_brute_force_over_options():
     """MADDPG's exact discrete actor objective equals evaluating the critic on every option of
     every head, one at a time; its share gradient is P-DQN's (every option, unweighted)."""
     env = jaxedge.make("dt_inference", n_users=2, n_servers=2, n_tasks=2)
-    cfg = maddpg.Config(critic_hidden=(16, 8), discrete_actor_loss="expected")
+    cfg = maddpg.Config(critic_hidden=(16, 8), discrete_actor_loss="expected", critic_arch="mlp", actor_arch="mlp")
     core = maddpg.Core.build(cfg, env, env.default_params)
     spec = core.spec
     k1, k2, k3, k4 = jax.random.split(jax.random.PRNGKey(0), 4)

@@ -46,10 +46,18 @@ class ActionSpec:
     eps_min: float
     kind: str  # "discrete" | "multidiscrete" | "hybrid"
     per_choice: bool = False  # hybrid only: separate continuous outputs for every discrete choice
+    cont_init: tuple = ()  # value of each of a head's k continuous entries at a zero actor output; () = midpoint
 
     def __post_init__(self):
         if self.per_choice and not self.cont_by_head:
             raise ValueError("per_choice needs a Hybrid space whose continuous shape is head_shape + (k,)")
+        if self.cont_init:
+            if not self.cont_by_head or len(self.cont_init) != self.per_head_cont:
+                raise ValueError(f"cont_init needs one value per continuous entry of a head "
+                                 f"({self.per_head_cont if self.cont_by_head else 'no per-head entries'}); "
+                                 f"got {self.cont_init} (maddpg: --set share_init= for the box midpoint)")
+            if not all(self.floor < v < self.high for v in self.cont_init):
+                raise ValueError(f"cont_init values must lie strictly inside ({self.floor}, {self.high}); got {self.cont_init}")
 
     @classmethod
     def from_space(cls, space: spaces.Space, n_agents: int, eps_min: float = 0.05,
@@ -139,8 +147,23 @@ class ActionSpec:
         """Smallest continuous value an actor emits (eps_min of a [0, high] box, else ``low``)."""
         return self.high * self.eps_min if self.low == 0.0 else self.low
 
+    @property
+    def pre_shift(self):
+        """Offset added to the continuous pre-activations so that a zero output gives ``cont_init``
+        (``[k]`` per-choice, ``[heads * k]`` flat; 0 without ``cont_init``)."""
+        if not self.cont_init:
+            return 0.0
+        v = np.asarray(self.cont_init, np.float64)
+        if self.low == 0.0:
+            u = (v / self.high - self.eps_min) / (1.0 - self.eps_min)
+            shift = np.log(u) - np.log1p(-u)
+        else:
+            shift = np.arctanh(2.0 * (v - self.low) / (self.high - self.low) - 1.0)
+        return jnp.asarray(shift if self.per_choice else np.tile(shift, self.heads), jnp.float32)
+
     def squash(self, pre):
         """Pre-activations -> continuous values in the box (eps_min floor on [0, 1] boxes)."""
+        pre = pre + self.pre_shift
         if self.low == 0.0:
             unit = self.eps_min + (1.0 - self.eps_min) * jax.nn.sigmoid(pre)
             return self.high * unit

@@ -131,14 +131,73 @@ class PerOptionActor(nn.Module):
         per_head = jnp.concatenate(head_blocks(obs, self.offset, h, self.width), -1)
         per_option = jnp.concatenate([options, is_stay], -1)
         shared = jnp.concatenate([obs[..., context_cols], remote.mean(-2)], -1)
-        lead = batch + (h, c)
-        x = jnp.concatenate([
-            jnp.broadcast_to(per_head[..., :, None, :], lead + per_head.shape[-1:]),
-            jnp.broadcast_to(per_option[..., None, :, :], lead + per_option.shape[-1:]),
-            jnp.broadcast_to(shared[..., None, None, :], lead + shared.shape[-1:]),
-        ], -1)
-        y = MLP(self.hidden, 1 + self.cont_out, out_scale=self.out_scale)(x)  # [..., h, c, 1 + k]
+        # First layer on the concatenation [per_head, per_option, shared], computed per part and
+        # summed by broadcasting: the same Dense, without materialising h x c copies of its input.
+        width, fan_in = self.hidden[0], per_head.shape[-1] + per_option.shape[-1] + shared.shape[-1]
+
+        def part(x, name, bias=False):  # lecun-normal over the whole concatenation's fan-in
+            init = nn.initializers.variance_scaling(x.shape[-1] / fan_in, "fan_in", "truncated_normal")
+            return nn.Dense(width, use_bias=bias, kernel_init=init, name=name)(x)
+
+        first = (part(per_head, "first_head")[..., :, None, :] + part(per_option, "first_option")[..., None, :, :]
+                 + part(shared, "first_shared", bias=True)[..., None, None, :])
+        y = MLP(tuple(self.hidden[1:]), 1 + self.cont_out, out_scale=self.out_scale)(nn.relu(first))  # [..., h, c, 1 + k]
         return jnp.concatenate([y[..., 0].reshape(batch + (-1,)), y[..., 1:].reshape(batch + (-1,))], -1)
+
+
+class PerOptionCritic(nn.Module):
+    """A centralised critic factored over the owner's heads: ``Q = sum_h q(z_h)``, one MLP ``q``
+    shared by every head (e.g. every task, whose costs the reward sums).
+
+    The input is a flat critic vector ``x`` holding the owner's observation at ``obs_start`` and
+    every agent's critic action (per-head one-hot over ``n_choices`` options, then ``cont_k``
+    continuous values per head) from ``act_start``, owner first. Head h's ``z_h`` is its
+    observation block, the mean block, the context (the observation without head and option
+    columns, plus the mean option features), a one-hot of h, its own continuous values and the
+    *chosen* option's features: the option's columns (zeros for option 0, as in
+    `PerOptionActor`), an "is option 0" flag and the option's load, i.e. the number of heads
+    choosing it and the sum of their continuous values (option 0: the owner's own heads; a remote
+    option: every agent's), divided by ``heads``. The chosen option enters through the one-hot, so
+    gradients reach a straight-through sample, and the critic is equivariant under permuting the
+    remote options. It needs ``n_choices - 1`` remote options laid out as ``option_offsets``.
+    """
+
+    hidden: Sequence[int]
+    n_agents: int
+    obs_start: int
+    obs_dim: int
+    act_start: int
+    heads: int
+    offset: int
+    width: int
+    n_choices: int
+    option_offsets: tuple
+    cont_k: int
+
+    @nn.compact
+    def __call__(self, x):
+        n, h, c, k, r = self.n_agents, self.heads, self.n_choices, self.cont_k, self.n_choices - 1
+        batch = x.shape[:-1]
+        obs = x[..., self.obs_start:self.obs_start + self.obs_dim]
+        act = x[..., self.act_start:self.act_start + n * h * (c + k)].reshape(batch + (n, h * (c + k)))
+        one_hot = act[..., :h * c].reshape(batch + (n, h, c))
+        cont = act[..., h * c:].reshape(batch + (n, h, k))
+        requests = jnp.concatenate([one_hot[..., None], one_hot[..., None] * cont[..., :, None, :]], -1)
+        load = jnp.where((jnp.arange(c) == 0)[:, None], requests[..., 0, :, :, :].sum(-3),
+                         requests.sum((-4, -3))) / h  # [..., c, 1 + k]
+        head_cols = np.arange(self.offset, self.offset + h * self.width)
+        option_cols = np.asarray(self.option_offsets)[:, None] + np.arange(r)[None, :]  # [F, r]
+        context_cols = np.setdiff1d(np.arange(self.obs_dim), np.concatenate([head_cols, option_cols.ravel()]))
+        remote = jnp.swapaxes(obs[..., option_cols], -1, -2)  # [..., r, F]
+        options = jnp.concatenate([jnp.zeros(batch + (1, remote.shape[-1])), remote], -2)
+        is_stay = jnp.broadcast_to((jnp.arange(c) == 0)[:, None], batch + (c, 1))
+        option_features = jnp.concatenate([options, is_stay, load], -1)  # [..., c, F + 2 + k]
+        own = one_hot[..., 0, :, :]
+        chosen = jnp.einsum("...hc,...cf->...hf", own, option_features)
+        per_head = jnp.concatenate(head_blocks(obs, self.offset, h, self.width) + (cont[..., 0, :, :], chosen), -1)
+        shared = jnp.concatenate([obs[..., context_cols], remote.mean(-2)], -1)
+        z = jnp.concatenate([per_head, jnp.broadcast_to(shared[..., None, :], batch + (h,) + shared.shape[-1:])], -1)
+        return MLP(self.hidden, 1)(z).sum(-2)  # [..., 1]
 
 
 class DuelingMLP(nn.Module):
