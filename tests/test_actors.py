@@ -150,7 +150,7 @@ def test_per_option_critic_errors_name_what_is_missing():
     import dataclasses
 
     from algos import maddpg
-    cfg = maddpg.Config(critic_arch="per_option")
+    cfg = maddpg.Config(critic_arch="per_option", share_init=())
     with pytest.raises(ValueError, match="valid: 'mlp', 'per_option'"):
         maddpg.Core.build(dataclasses.replace(cfg, critic_arch="attention"), ENV, PARAMS, (0, ENV.obs_dim))
     v2x = jaxedge.make("v2x")  # no head_obs_layout / option_obs_offsets
