@@ -46,6 +46,20 @@ def head_blocks(obs, offset: int, heads: int, width: int):
     return blocks, mean, jnp.broadcast_to(jnp.eye(heads), obs.shape[:-1] + (heads, heads))
 
 
+def option_blocks(obs, offset: int, heads: int, width: int, n_choices: int, option_offsets):
+    """The per-option inputs shared by `PerOptionActor` and `PerOptionCritic`: ``(options [..., c, F]``
+    (option c's columns, zeros for option 0), ``is_stay [..., c, 1]``, ``shared [..., f])``, the
+    observation without head and option columns plus the mean remote option's features."""
+    r, batch = n_choices - 1, obs.shape[:-1]
+    head_cols = np.arange(offset, offset + heads * width)
+    option_cols = np.asarray(option_offsets)[:, None] + np.arange(r)[None, :]  # [F, r]
+    context_cols = np.setdiff1d(np.arange(obs.shape[-1]), np.concatenate([head_cols, option_cols.ravel()]))
+    remote = jnp.swapaxes(obs[..., option_cols], -1, -2)  # [..., r, F]
+    options = jnp.concatenate([jnp.zeros(batch + (1, remote.shape[-1])), remote], -2)
+    is_stay = jnp.broadcast_to((jnp.arange(n_choices) == 0)[:, None], batch + (n_choices, 1))
+    return options, is_stay, jnp.concatenate([obs[..., context_cols], remote.mean(-2)], -1)
+
+
 class PerHeadMLP(nn.Module):
     """One MLP shared by every discrete action head (e.g. every task of an agent).
 
@@ -120,17 +134,10 @@ class PerOptionActor(nn.Module):
 
     @nn.compact
     def __call__(self, obs):
-        h, c, r = self.heads, self.n_choices, self.n_choices - 1
-        batch = obs.shape[:-1]
-        head_cols = np.arange(self.offset, self.offset + h * self.width)
-        option_cols = np.asarray(self.option_offsets)[:, None] + np.arange(r)[None, :]  # [F, r]
-        context_cols = np.setdiff1d(np.arange(obs.shape[-1]), np.concatenate([head_cols, option_cols.ravel()]))
-        remote = jnp.swapaxes(obs[..., option_cols], -1, -2)  # [..., r, F]
-        options = jnp.concatenate([jnp.zeros(batch + (1, remote.shape[-1])), remote], -2)  # [..., c, F]
-        is_stay = jnp.broadcast_to((jnp.arange(c) == 0)[:, None], batch + (c, 1))
+        h, batch = self.heads, obs.shape[:-1]
+        options, is_stay, shared = option_blocks(obs, self.offset, h, self.width, self.n_choices, self.option_offsets)
         per_head = jnp.concatenate(head_blocks(obs, self.offset, h, self.width), -1)
         per_option = jnp.concatenate([options, is_stay], -1)
-        shared = jnp.concatenate([obs[..., context_cols], remote.mean(-2)], -1)
         # First layer on the concatenation [per_head, per_option, shared], computed per part and
         # summed by broadcasting: the same Dense, without materialising h x c copies of its input.
         width, fan_in = self.hidden[0], per_head.shape[-1] + per_option.shape[-1] + shared.shape[-1]
@@ -158,8 +165,8 @@ class PerOptionCritic(nn.Module):
     `PerOptionActor`), an "is option 0" flag and the option's load, i.e. the number of heads
     choosing it and the sum of their continuous values (option 0: the owner's own heads; a remote
     option: every agent's), divided by ``heads``. The chosen option enters through the one-hot, so
-    gradients reach a straight-through sample, and the critic is equivariant under permuting the
-    remote options. It needs ``n_choices - 1`` remote options laid out as ``option_offsets``.
+    gradients reach a straight-through sample, and the critic is invariant under permuting the
+    remote options (in the observation and in every one-hot alike). It needs ``n_choices - 1`` remote options laid out as ``option_offsets``.
     """
 
     hidden: Sequence[int]
@@ -176,7 +183,7 @@ class PerOptionCritic(nn.Module):
 
     @nn.compact
     def __call__(self, x):
-        n, h, c, k, r = self.n_agents, self.heads, self.n_choices, self.cont_k, self.n_choices - 1
+        n, h, c, k = self.n_agents, self.heads, self.n_choices, self.cont_k
         batch = x.shape[:-1]
         obs = x[..., self.obs_start:self.obs_start + self.obs_dim]
         act = x[..., self.act_start:self.act_start + n * h * (c + k)].reshape(batch + (n, h * (c + k)))
@@ -185,17 +192,11 @@ class PerOptionCritic(nn.Module):
         requests = jnp.concatenate([one_hot[..., None], one_hot[..., None] * cont[..., :, None, :]], -1)
         load = jnp.where((jnp.arange(c) == 0)[:, None], requests[..., 0, :, :, :].sum(-3),
                          requests.sum((-4, -3))) / h  # [..., c, 1 + k]
-        head_cols = np.arange(self.offset, self.offset + h * self.width)
-        option_cols = np.asarray(self.option_offsets)[:, None] + np.arange(r)[None, :]  # [F, r]
-        context_cols = np.setdiff1d(np.arange(self.obs_dim), np.concatenate([head_cols, option_cols.ravel()]))
-        remote = jnp.swapaxes(obs[..., option_cols], -1, -2)  # [..., r, F]
-        options = jnp.concatenate([jnp.zeros(batch + (1, remote.shape[-1])), remote], -2)
-        is_stay = jnp.broadcast_to((jnp.arange(c) == 0)[:, None], batch + (c, 1))
+        options, is_stay, shared = option_blocks(obs, self.offset, h, self.width, c, self.option_offsets)
         option_features = jnp.concatenate([options, is_stay, load], -1)  # [..., c, F + 2 + k]
         own = one_hot[..., 0, :, :]
         chosen = jnp.einsum("...hc,...cf->...hf", own, option_features)
         per_head = jnp.concatenate(head_blocks(obs, self.offset, h, self.width) + (cont[..., 0, :, :], chosen), -1)
-        shared = jnp.concatenate([obs[..., context_cols], remote.mean(-2)], -1)
         z = jnp.concatenate([per_head, jnp.broadcast_to(shared[..., None, :], batch + (h,) + shared.shape[-1:])], -1)
         return MLP(self.hidden, 1)(z).sum(-2)  # [..., 1]
 
