@@ -164,19 +164,27 @@ def make_train(cfg: Config, env, params):
         return dict(mean=m * stats["mean"] + (1 - m) * mean, std=m * stats["std"] + (1 - m) * std,
                     min=jnp.minimum(stats["min"], x.min(0)), max=jnp.maximum(stats["max"], x.max(0)))
 
-    def gan_update(rs, key):
-        """Every agent's CGAN on its own real transitions (eqs. 17-19), batch from the real buffer."""
+    def gan_update(twin, stats, buffer, key):
+        """Every agent's CGAN on its own real transitions (eqs. 17-19), batch from the real buffer.
+        Returns ``(twin, stats, metrics)`` only: a ``cond`` that also returned the replay buffer
+        would copy it on every iteration."""
         k_b, k_g = jax.random.split(key)
-        b = replay.sample(rs.buffer, k_b, cfg.gan_batch)
+        b = replay.sample(buffer, k_b, cfg.gan_batch)
         x = jnp.concatenate([b["reward"][..., None], b["next_obs"]], -1)  # [B, n, x_dim]
         c = jnp.concatenate([b["obs"], b["act"]], -1)
-        stats = jax.vmap(update_stats, in_axes=(0, 1))(rs.stats, x)
+        stats = jax.vmap(update_stats, in_axes=(0, 1))(stats, x)
 
         def one(state, st, k, x_i, c_i):
             return cgan.train_step(state, k, standardise(st, x_i), c_i)
 
-        twin, metrics = jax.vmap(one, in_axes=(0, 0, 0, 1, 1))(rs.twin, stats, jax.random.split(k_g, n), x, c)
-        return rs.replace(twin=twin, stats=stats), jax.tree_util.tree_map(jnp.mean, metrics)
+        twin, metrics = jax.vmap(one, in_axes=(0, 0, 0, 1, 1))(twin, stats, jax.random.split(k_g, n), x, c)
+        return twin, stats, jax.tree_util.tree_map(jnp.mean, metrics)
+
+    def maybe_gan_update(rs, i, key):
+        """`gan_update` every ``gan_period`` iterations (a lazy ``cond``: ``i`` is unbatched)."""
+        twin, stats, metrics = jax.lax.cond(i % cfg.gan_period == 0, gan_update,
+                                            lambda t, s, b, k: (t, s, gan_zero), rs.twin, rs.stats, rs.buffer, key)
+        return rs.replace(twin=twin, stats=stats), metrics
 
     # ---- platform (knowledge sharing) --------------------------------------------------------------
     def platform_step(rs, key, sync):
@@ -298,7 +306,7 @@ def make_train(cfg: Config, env, params):
 
     def fl_round(rs, learning):
         """Eqs. 24-25 on actor and critic targets (fedavg: tau_t = 1, uniform weights); a no-op
-        during the warm-up."""
+        during the warm-up. Returns the two target trees only (see `gan_update`)."""
         r = rs.step // cfg.fl_period
         mode = "fedavg" if cfg.fl_mode == "fedavg" else cfg.fl_weight_mode
         tau_t = 1.0 if cfg.fl_mode == "fedavg" else federated.fl_tau_schedule(r, cfg.fl_tau0, cfg.fl_decay)
@@ -309,7 +317,15 @@ def make_train(cfg: Config, env, params):
             agg = federated.aggregate(getattr(rs, online), w)
             updated = federated.fl_target_update(getattr(rs, target), getattr(rs, online), agg, rs.hp["tau"], tau_t)
             new[target] = select(learning, updated, getattr(rs, target))
-        return rs.replace(**new)
+        return new["actor_target"], new["critic_target"]
+
+    def maybe_fl_round(rs, i, learning):
+        """`fl_round` on the last iteration of every ``fl_period`` (lazy ``cond``, as the GAN's)."""
+        if cfg.fl_mode == "none":
+            return rs
+        actor_t, critic_t = jax.lax.cond(i % cfg.fl_period == cfg.fl_period - 1, lambda r: fl_round(r, learning),
+                                         lambda r: (r.actor_target, r.critic_target), rs)
+        return rs.replace(actor_target=actor_t, critic_target=critic_t)
 
     def iteration(rs: TrainState, i):
         """One vector env step. Periodic work (GAN updates, FL rounds) is keyed on the global
@@ -334,11 +350,10 @@ def make_train(cfg: Config, env, params):
         rs = rs.replace(buffer=replay.add(rs.buffer, tr), obs=next_obs, env_state=env_state, key=key,
                         twin_obs=jnp.where(done, next_obs, twin_next))
         metrics = env_metrics(reward, info)
-        rs, gan_m = jax.lax.cond(i % cfg.gan_period == 0, gan_update, lambda r, k: (r, gan_zero), rs, k_gan)
+        rs, gan_m = maybe_gan_update(rs, i, k_gan)
         rs = enrich(rs, k_pool, info["final_observation"][0], (twin_obs[0], twin_act[0], twin_next[0]), sigma)
         rs, losses = gated_updates(learning, update, rs, jax.random.split(k_upd, cfg.updates_per_step), frozen=FROZEN)
-        if cfg.fl_mode != "none":
-            rs = jax.lax.cond(i % cfg.fl_period == cfg.fl_period - 1, lambda r: fl_round(r, learning), lambda r: r, rs)
+        rs = maybe_fl_round(rs, i, learning)
         metrics.update(losses)
         metrics.update(gan_m)
         return rs.replace(step=rs.step + 1), metrics

@@ -13,7 +13,9 @@ every seed. The first chunk call (compile + run) is timed apart from the followi
 reported rate is the best of ``--repeats`` calls of ``--iters`` iterations after
 ``block_until_ready``. "vs N single runs" = env-steps/s of the N-seed call / env-steps/s of the
 1-seed call, i.e. (time of N single-seed runs back to back) / (time of one N-seed call): >= 1 means
-the vmapped call is no slower per seed than N separate runs. With ``--groups G`` (default 8) every
+the vmapped call is no slower per seed than N separate runs. The 1-seed rate of that ratio is
+measured interleaved with the N-seed calls (one 1-seed chunk before each N-seed chunk, best of
+``--repeats`` each), so a change of machine load between cases does not enter the ratio. With ``--groups G`` (default 8) every
 seed count above G is also timed as one call that ``lax.map``s over blocks of G vmapped seeds
 (`algos.common.training.map_runs`, what ``scripts/train.py`` does on a CPU; G = 1: one seed after
 the other, no vmap). Results go to
@@ -43,37 +45,52 @@ from algos.common.training import map_runs  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def bench(algo, env, params, seeds, iters, repeats, buffer, group=None):
+def compiled_case(algo, env, params, seeds, iters, buffer, group=None):
+    """``(cfg, timed_chunk, init_s, first_s)``: the chunk of ``seeds`` runs compiled and run once;
+    ``timed_chunk()`` runs one more chunk and returns its seconds."""
     module = ALGOS[algo]
     cfg = dataclasses.replace(module.Config(), warmup_steps=0, buffer_size=buffer, chunk_size=iters,
                               total_env_steps=10**9)
     train = module.make_train(cfg, env, params)
     keys = jax.random.split(jax.random.PRNGKey(0), seeds)
     t0 = time.perf_counter()
-    init = jax.jit(jax.vmap(train.init))
-    rs = init(keys)
-    jax.block_until_ready(rs)
+    state = {"rs": jax.block_until_ready(jax.jit(jax.vmap(train.init))(keys)), "calls": 0}
     t_init = time.perf_counter() - t0
     chunk = jax.jit(map_runs(train.train_chunk, group, shared_args=1), donate_argnums=0)
-    t0 = time.perf_counter()
-    rs, m = chunk(rs, jnp.int32(0))
-    jax.block_until_ready((rs, m))
-    t_first = time.perf_counter() - t0
-    best = float("inf")
-    for r in range(repeats):
+
+    def timed_chunk():
         t0 = time.perf_counter()
-        rs, m = chunk(rs, jnp.int32((r + 1) * iters))
-        jax.block_until_ready((rs, m))
-        best = min(best, time.perf_counter() - t0)
+        state["rs"], m = chunk(state["rs"], jnp.int32(state["calls"] * iters))
+        jax.block_until_ready((state["rs"], m))
+        state["calls"] += 1
+        return time.perf_counter() - t0
+
+    return cfg, timed_chunk, t_init, timed_chunk()
+
+
+def bench(algo, env, params, seeds, iters, repeats, buffer, group=None, single=None):
+    """One row. With ``single`` (the 1-seed case's ``timed_chunk``), every timed call of this case
+    is preceded by a 1-seed call, so both rates are the best of ``repeats`` calls made under the
+    same machine load, and ``vs_n_single_runs`` compares them."""
+    cfg, timed_chunk, t_init, t_first = compiled_case(algo, env, params, seeds, iters, buffer, group)
+    best, best_single = float("inf"), float("inf")
+    for _ in range(repeats):
+        if single is not None:
+            best_single = min(best_single, single())
+        best = min(best, timed_chunk())
     env_steps = iters * cfg.num_envs * seeds
     updates = iters * cfg.updates_per_step * seeds
-    return {
+    row = {
         "algo": algo, "seeds": seeds, "group": group if group and group < seeds else seeds, "num_envs": cfg.num_envs, "batch_size": cfg.batch_size,
-        "updates_per_step": cfg.updates_per_step, "iters_timed": iters,
+        "updates_per_step": cfg.updates_per_step, "iters_timed": iters, "repeats": repeats,
         "env_steps_per_s": env_steps / best, "updates_per_s": updates / best,
         "agent_steps_per_s": env_steps * env.num_agents / best,
         "init_s": t_init, "compile_s": max(t_first - best, 0.0), "chunk_s": best, "buffer": buffer,
     }
+    if single is not None:
+        row["single_env_steps_per_s"] = iters * cfg.num_envs / best_single
+        row["vs_n_single_runs"] = row["env_steps_per_s"] / row["single_env_steps_per_s"]
+    return row, timed_chunk
 
 
 def main(argv=None):
@@ -95,10 +112,10 @@ def main(argv=None):
     if args.replot:
         data = json.loads(args.out.with_suffix(".json").read_text())
         rows, meta = data["rows"], data["meta"]
-        for r in rows:
-            base = next(x for x in rows if x["algo"] == r["algo"] and x["seeds"] == 1)["env_steps_per_s"]
+        for r in rows:  # rows without an interleaved 1-seed rate (older files): the 1-seed row's
+            base = r.get("single_env_steps_per_s") or next(
+                x for x in rows if x["algo"] == r["algo"] and x["seeds"] == 1)["env_steps_per_s"]
             r["vs_n_single_runs"] = r["env_steps_per_s"] / base
-            r.pop("per_seed_vs_1", None)
         args.out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
         args.algo = sorted({r["algo"] for r in rows})
         write_reports(args, meta, rows)
@@ -115,18 +132,19 @@ def main(argv=None):
     }
     rows = []
     for algo in args.algo:
-        base = None
         vmapped = args.seeds if args.vmap_seeds is None else [s for s in args.seeds if s in args.vmap_seeds or s == 1]
-        cases = [(s, None) for s in vmapped] + [(s, g) for s in args.seeds for g in args.groups if g < s]
+        cases = [(1, None)] + [(s, None) for s in vmapped if s != 1] + [(s, g) for s in args.seeds for g in args.groups if g < s]
+        single = None
         for seeds, group in cases:
-            row = bench(algo, env, params, seeds, args.iters, args.repeats, args.buffer, group)
+            row, timed_chunk = bench(algo, env, params, seeds, args.iters, args.repeats, args.buffer, group,
+                                     None if seeds == 1 else single)
             if seeds == 1:
-                base = row["env_steps_per_s"]
-            row["vs_n_single_runs"] = row["env_steps_per_s"] / base if base else None
+                single = timed_chunk
+                row["vs_n_single_runs"] = 1.0
             rows.append(row)
             print(f"{algo:9s} seeds={seeds:3d} group={row['group']:3d}  {row['env_steps_per_s']:9.0f} env-steps/s  "
                   f"{row['updates_per_s']:8.1f} updates/s  compile {row['compile_s']:5.1f}s  "
-                  f"vs {seeds} single runs: {row['vs_n_single_runs'] or float('nan'):.2f}", flush=True)
+                  f"vs {seeds} single runs: {row['vs_n_single_runs']:.2f}", flush=True)
     meta["loadavg_end"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
@@ -140,11 +158,12 @@ def write_reports(args, meta, rows):
              f"{meta['loadavg_start'][0]:.1f} -> {meta['loadavg_end'][0]:.1f} (shared machine: noisy).", "",
              "`vmapped together` < seeds: one call that `lax.map`s over blocks of that many vmapped seeds "
              "(`algos.common.training.map_runs`, the CPU default of `scripts/train.py --run-group auto`).", "",
-             "| algo | seeds | vmapped together | num_envs | batch | env-steps/s (all seeds) | updates/s (all seeds) | compile s | vs N single-seed runs |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| algo | seeds | vmapped together | num_envs | batch | env-steps/s (all seeds) | updates/s (all seeds) | compile s | 1 seed, interleaved (env-steps/s) | vs N single-seed runs |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
+        single = f"{r['single_env_steps_per_s']:,.0f}" if "single_env_steps_per_s" in r else ""
         lines.append(f"| {r['algo']} | {r['seeds']} | {r.get('group', r['seeds'])} | {r['num_envs']} | {r['batch_size']} | "
-                     f"{r['env_steps_per_s']:,.0f} | {r['updates_per_s']:,.1f} | {r['compile_s']:.1f} | "
+                     f"{r['env_steps_per_s']:,.0f} | {r['updates_per_s']:,.1f} | {r['compile_s']:.1f} | {single} | "
                      f"{r['vs_n_single_runs']:.2f} |")
     args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
