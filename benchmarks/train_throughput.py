@@ -129,6 +129,7 @@ def main(argv=None):
         "device": f"{device.platform}:{getattr(device, 'device_kind', '')}", "cpu_count": os.cpu_count(),
         "loadavg_start": os.getloadavg(), "dtype": "float32", "jax": jax.__version__,
         "machine": platform.processor() or platform.machine(),
+        "command": " ".join(["python benchmarks/train_throughput.py"] + list(sys.argv[1:] if argv is None else argv)),
     }
     rows = []
     for algo in args.algo:
@@ -157,7 +158,9 @@ def write_reports(args, meta, rows):
              f"Default Config of each algo, no warm-up, replay {rows[0].get('buffer', 2000)} per seed; load average "
              f"{meta['loadavg_start'][0]:.1f} -> {meta['loadavg_end'][0]:.1f} (shared machine: noisy).", "",
              "`vmapped together` < seeds: one call that `lax.map`s over blocks of that many vmapped seeds "
-             "(`algos.common.training.map_runs`, the CPU default of `scripts/train.py --run-group auto`).", "",
+             "(`algos.common.training.map_runs`, the CPU default of `scripts/train.py --run-group auto`). "
+             "`1 seed, interleaved`: the 1-seed rate timed just before each of the row's calls, the "
+             "denominator of the last column.", "", f"Command: `{meta.get('command', '?')}`", "",
              "| algo | seeds | vmapped together | num_envs | batch | env-steps/s (all seeds) | updates/s (all seeds) | compile s | 1 seed, interleaved (env-steps/s) | vs N single-seed runs |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:

@@ -204,12 +204,11 @@ def map_runs(fn: Callable, group: int | None = None, shared_args: int = 0) -> Ca
     ``group=G``: ``lax.map`` over blocks of ``G`` vmapped runs (`jax.lax.map` with ``batch_size``),
     still one compiled call. ``group=1`` (and any single run): one run after the other with no
     vmap at all (`_one_after_the_other`). On a 2-core CPU a batch-256 update is already
-    compute-bound, so no layout reaches single-run speed per run: 64 runs vmapped at once ran at
-    0.69x the per-run speed of single runs and blocks of 8 at 0.87x (dqn_vdn,
-    benchmarks/results/train_throughput_dqn_vdn_blocks.md), one after the other at 0.85-0.94x
-    (benchmarks/results/train_throughput_sequential.md); the working set outgrowing the cache is
-    the suspected cause, not a profiled one. One after the other sidesteps a jaxlib 0.10.2 CPU
-    segfault of MADDPG's ``discrete_actor_loss="expected"`` under a run vmap (any run count).
+    compute-bound, so batching runs keeps pace rather than gains: 64 runs in blocks of 8 ran at
+    1.06-1.15x the per-run speed of single runs, 8 vmapped at 0.88-1.00x
+    (benchmarks/results/train_throughput.md, ±10 % noise); all 64 vmapped at once fell to 0.69x
+    for dqn_vdn (train_throughput_dqn_vdn_blocks.md), hence the blocks. One after the other
+    sidesteps a jaxlib 0.10.2 CPU segfault of MADDPG's ``discrete_actor_loss="expected"`` under a run vmap (any run count).
     """
 
     def mapped(*args):
