@@ -166,8 +166,8 @@ def make_train(cfg: Config, env, params):
 
     def gan_update(twin, stats, buffer, key):
         """Every agent's CGAN on its own real transitions (eqs. 17-19), batch from the real buffer.
-        Returns ``(twin, stats, metrics)`` only: a ``cond`` that also returned the replay buffer
-        would copy it on every iteration."""
+        Returns only what it changes, ``(twin, stats, metrics)``, so its ``cond`` carries no
+        replay buffer (no speed change measured at buffer 5e4: hygiene, not a fix)."""
         k_b, k_g = jax.random.split(key)
         b = replay.sample(buffer, k_b, cfg.gan_batch)
         x = jnp.concatenate([b["reward"][..., None], b["next_obs"]], -1)  # [B, n, x_dim]
@@ -306,7 +306,7 @@ def make_train(cfg: Config, env, params):
 
     def fl_round(rs, learning):
         """Eqs. 24-25 on actor and critic targets (fedavg: tau_t = 1, uniform weights); a no-op
-        during the warm-up. Returns the two target trees only (see `gan_update`)."""
+        during the warm-up. Returns only the two target trees (as `gan_update`)."""
         r = rs.step // cfg.fl_period
         mode = "fedavg" if cfg.fl_mode == "fedavg" else cfg.fl_weight_mode
         tau_t = 1.0 if cfg.fl_mode == "fedavg" else federated.fl_tau_schedule(r, cfg.fl_tau0, cfg.fl_decay)

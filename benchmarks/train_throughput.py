@@ -15,8 +15,8 @@ reported rate is the best of ``--repeats`` calls of ``--iters`` iterations after
 1-seed call, i.e. (time of N single-seed runs back to back) / (time of one N-seed call): >= 1 means
 the vmapped call is no slower per seed than N separate runs. The 1-seed rate of that ratio is
 measured interleaved with the N-seed calls (one 1-seed chunk before each N-seed chunk, best of
-``--repeats`` each), so a change of machine load between cases does not enter the ratio. With ``--groups G`` (default 8) every
-seed count above G is also timed as one call that ``lax.map``s over blocks of G vmapped seeds
+``--repeats`` each), so a change of machine load between cases does not enter the ratio. With
+``--groups G`` (default 8) every seed count above G is also timed as one call that ``lax.map``s over blocks of G vmapped seeds
 (`algos.common.training.map_runs`, what ``scripts/train.py`` does on a CPU; G = 1: one seed after
 the other, no vmap). Results go to
 benchmarks/results/train_throughput.{json,md,png}.
@@ -133,8 +133,8 @@ def main(argv=None):
     }
     rows = []
     for algo in args.algo:
-        vmapped = args.seeds if args.vmap_seeds is None else [s for s in args.seeds if s in args.vmap_seeds or s == 1]
-        cases = [(1, None)] + [(s, None) for s in vmapped if s != 1] + [(s, g) for s in args.seeds for g in args.groups if g < s]
+        vmapped = [s for s in args.seeds if s != 1 and (args.vmap_seeds is None or s in args.vmap_seeds)]
+        cases = [(1, None)] + [(s, None) for s in vmapped] + [(s, g) for s in args.seeds for g in args.groups if g < s]
         single = None
         for seeds, group in cases:
             row, timed_chunk = bench(algo, env, params, seeds, args.iters, args.repeats, args.buffer, group,

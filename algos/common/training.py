@@ -208,7 +208,8 @@ def map_runs(fn: Callable, group: int | None = None, shared_args: int = 0) -> Ca
     1.06-1.15x the per-run speed of single runs, 8 vmapped at 0.88-1.00x
     (benchmarks/results/train_throughput.md, ±10 % noise); all 64 vmapped at once fell to 0.69x
     for dqn_vdn (train_throughput_dqn_vdn_blocks.md), hence the blocks. One after the other
-    sidesteps a jaxlib 0.10.2 CPU segfault of MADDPG's ``discrete_actor_loss="expected"`` under a run vmap (any run count).
+    sidesteps a jaxlib 0.10.2 CPU segfault of MADDPG's ``discrete_actor_loss="expected"`` under
+    a run vmap (any run count).
     """
 
     def mapped(*args):
