@@ -11,7 +11,13 @@ Per agent i (everything stacked on the agent axis and vmapped):
   ``â_j = mu_j(ô_j)``, ``ô_j' ~ G_j(z, (ô_j, â_j))``. Agent i's critic reads its own true
   ``(o_i, a_i, o_i')`` and the others' twin features ``(ô_j, â_j, ô_j')``, never their raw data.
   The critic input is agent-relative (self first, A41): ``[o_i, ô_{i+1}, ..., a_i, â_{i+1}, ...]``.
-* **DT pool** (eq. 23, §5.6 A31-A34): every iteration each agent rolls its generator
+  The others' next actions in the target (eq. 20) are the platform's ``mu_j(ô_j')``, stored with
+  the transition (§5.7's "simpler option"; one actor pass per env step instead of a target-actor
+  pass per minibatch row and owner).
+* **Networks**: maddpg's (per-option actor, task-factored critic, ``share_init``; its docstring),
+  trained on the same owner-relative inputs.
+* **DT pool** (eq. 23, §5.6 A31-A34): once the twin is on, every ``pool_period`` iterations each
+  agent rolls its generator
   ``H = n + n'`` steps ahead from the true ``o_{t+1,i}`` of env 0 with its current actor (plus
   exploration noise); the last ``n' + 1`` rollouts form eq. 23's matrix; per column q the
   candidate with the largest online ``Q_i`` (probability ``eps_q``) or one drawn with the
@@ -32,7 +38,9 @@ Gaps filled / deviations (README "Reproduction notes", seed 000):
 * On FL rounds eq. 24 is applied after that iteration's ordinary soft update.
 * ``k_sync = 1`` uses the true features of the others at t but twin-predicted next features;
   ``twin_features=False`` is the R0 ablation (true joint data; the CGAN only feeds D').
-* Sizes and periods are CPU-sized where marked in `Config`.
+* Sizes and periods are CPU-sized where marked in `Config` (batch 128, a GAN update of 2 critic
+  steps every 20 iterations, a pool rollout every 2): at maddpg's batch 256 and the spec's GAN
+  schedule an iteration cost 2.6x maddpg's and the default run did not fit 10 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -55,20 +63,16 @@ FL_MODES = ("personalized", "fedavg", "none")
 class Config(maddpg.Config):
     """MADDPG's fields plus the twin, DT pool and FL settings (spec §8.9 unless marked CPU)."""
 
-    total_env_steps: int = 64_000  # CPU: the twin roughly doubles the cost of an iteration
     share_params: bool = False  # per-agent networks; sharing happens through FL (eqs. 24-25)
     critic_state: str = "global"  # the critics read every agent's (twin) observation
-    actor_arch: str = "mlp"  # the structure that took maddpg below greedy is not yet tried with the twin
-    critic_arch: str = "mlp"
-    share_init: tuple = ()
-    buffer_size: int = 50_000  # as before maddpg's CPU default moved to 2.5e4
+    batch_size: int = 128  # CPU: with the twin, 256 does not fit 64k env steps in 10 min on 2 cores
     # twin (CGAN, spec §8.9 "CGAN (vector)")
     gan_loss: str = "cwgan_gp"
     gan_width: int = 32  # CPU (spec 64)
     gan_z_dim: int = 16  # CPU (spec 32)
     gan_batch: int = 64  # CPU (spec 256)
-    gan_period: int = 10  # iterations between GAN updates (spec: every 10 env steps)
-    gan_n_critic: int = 5
+    gan_period: int = 20  # iterations between GAN updates; CPU (spec: every 10 env steps)
+    gan_n_critic: int = 2  # CPU (spec 5)
     gan_lr: float = 1e-4
     gan_warmup_steps: int = 4_000  # env steps before the twin replaces real data (its GAN trains from the start)
     stats_momentum: float = 0.99  # running mean / std / range of the twin's targets
@@ -80,7 +84,8 @@ class Config(maddpg.Config):
     dt_n_prime: int = 3
     eps_max: float = 0.5
     rho_syn: float = 0.25
-    syn_buffer_size: int = 4_096  # per agent; CPU (spec 1e5)
+    pool_period: int = 2  # iterations between DT-pool rollouts; CPU (spec: every step)
+    syn_buffer_size: int = 2_048  # per agent; CPU (spec 1e5)
     # federated aggregation (§5.8)
     fl_mode: str = "personalized"
     fl_weight_mode: str = "normalized"
@@ -92,8 +97,8 @@ class Config(maddpg.Config):
         if self.fl_mode not in FL_MODES:
             raise ValueError(f"fl_mode={self.fl_mode!r}; valid: {', '.join(FL_MODES)}")
         federated._check_mode(self.fl_weight_mode)
-        if self.k_sync < 1 or self.dt_n < 1 or self.dt_n_prime < 0 or self.gan_period < 1 or self.fl_period < 1:
-            raise ValueError("k_sync, dt_n, gan_period and fl_period must be >= 1 and dt_n_prime >= 0")
+        if self.k_sync < 1 or self.dt_n < 1 or self.dt_n_prime < 0 or self.gan_period < 1 or self.fl_period < 1 or self.pool_period < 1:
+            raise ValueError("k_sync, dt_n, gan_period, fl_period and pool_period must be >= 1 and dt_n_prime >= 0")
 
 
 @struct.dataclass
@@ -139,6 +144,11 @@ def make_train(cfg: Config, env, params):
         twin_obs=jax.ShapeDtypeStruct((n, obs_dim), jnp.float32),  # platform features of everyone
         twin_act=jax.ShapeDtypeStruct((n, cd), jnp.float32),
         twin_next_obs=jax.ShapeDtypeStruct((n, obs_dim), jnp.float32),
+        twin_next_act=jax.ShapeDtypeStruct((n, cd), jnp.float32),  # the platform's mu_j(o_hat'_j) (§5.7's simpler option)
+    )
+    syn_row = dict(  # a synthetic transition of one owner: its candidate in its row, the snapshot elsewhere
+        obs=joint["obs"], act=joint["act"], reward=jax.ShapeDtypeStruct((), jnp.float32), next_obs=joint["next_obs"],
+        next_act=joint["act"],  # the others' twin next actions (the owner's comes from its target actor)
     )
     own_step = dict(obs=jax.ShapeDtypeStruct((obs_dim,), jnp.float32), act=jax.ShapeDtypeStruct((cd,), jnp.float32),
                     reward=jax.ShapeDtypeStruct((), jnp.float32), next_obs=jax.ShapeDtypeStruct((obs_dim,), jnp.float32))
@@ -187,10 +197,13 @@ def make_train(cfg: Config, env, params):
         return rs.replace(twin=twin, stats=stats), metrics
 
     # ---- platform (knowledge sharing) --------------------------------------------------------------
+    def policy_actions(actor_p, obs):  # deterministic critic actions of every agent: [..., n, obs] -> [..., n, cd]
+        return spec.critic_action(*spec.deterministic(core.actors(actor_p, obs)))
+
     def platform_step(rs, key, sync):
         """Twin features at t for every env and agent, and the platform state for t+1."""
         twin_obs = jnp.where(sync, rs.obs, rs.twin_obs)
-        twin_act = spec.critic_action(*spec.deterministic(core.actors(rs.actor, twin_obs)))
+        twin_act = policy_actions(rs.actor, twin_obs)
         _, twin_next = twins_predict(rs, key, twin_obs, twin_act)
         return twin_obs, twin_act, twin_next
 
@@ -207,14 +220,31 @@ def make_train(cfg: Config, env, params):
         return jnp.concatenate([obs_v.reshape(lead + (-1,)), act_v.reshape(lead + (-1,))], -1)
 
     def batch_inputs(rs, b):
-        """(x, x_next, reward [B, n], terminated) for a joint batch, others from the twin."""
-        others = (b["twin_obs"], b["twin_act"], b["twin_next_obs"]) if cfg.twin_features else (
-            b["obs"], b["act"], b["next_obs"])
-        next_own = spec.critic_action(*spec.deterministic(core.actors(rs.actor_target, b["next_obs"])))
-        next_oth = spec.critic_action(*spec.deterministic(core.actors(rs.actor_target, others[2])))
+        """(x, x_next) ``[n, B, D]`` for a joint batch: the others' features and next actions from the
+        platform (``twin_features``) or the true joint data (R0: target actions of every agent)."""
+        next_own = policy_actions(rs.actor_target, b["next_obs"])
+        if cfg.twin_features:
+            others, next_oth = (b["twin_obs"], b["twin_act"], b["twin_next_obs"]), b["twin_next_act"]
+        else:
+            others, next_oth = (b["obs"], b["act"], b["next_obs"]), next_own
         x = critic_inputs(views(b["obs"], others[0]), views(b["act"], others[1]))
         x_next = critic_inputs(views(b["next_obs"], others[2]), views(next_own, next_oth))
         return x, x_next
+
+    def owner_view(i, obs, act):
+        """Owner i's critic input for rows ``obs [K, n, obs_dim]``, ``act [K, n, cd]`` -> ``[K, D]``."""
+        flat = lambda v: v[:, order[i]].reshape(v.shape[0], -1)  # noqa: E731  agent-relative, self first
+        return jnp.concatenate([flat(obs), flat(act)], -1)
+
+    def owner_inputs(rs, sb):
+        """(x, x_next) ``[n, n_syn, D]`` for each owner's synthetic batch (leaves ``[n(owner),
+        n_syn, ...]``): only the owner's view; its next action from its target actor, the others'
+        from the platform snapshot."""
+        own = jnp.arange(n)
+        own_next_act = policy_actions(rs.actor_target, jnp.swapaxes(sb["next_obs"][own, :, own], 0, 1))  # [n_syn, n, cd]
+        next_act = sb["next_act"].at[own, :, own].set(jnp.swapaxes(own_next_act, 0, 1))
+        return (jax.vmap(owner_view)(own, sb["obs"], sb["act"]),
+                jax.vmap(owner_view)(own, sb["next_obs"], next_act))
 
     # ---- env step ----------------------------------------------------------------------------------
     def init(key, hp):
@@ -225,7 +255,7 @@ def make_train(cfg: Config, env, params):
             jax.random.split(k_gan, n))
         stats = dict(mean=jnp.zeros((n, x_dim)), std=jnp.ones((n, x_dim)),
                      min=jnp.full((n, x_dim), jnp.inf), max=jnp.full((n, x_dim), -jnp.inf))
-        syn = jax.vmap(lambda _: replay.init(joint, cfg.syn_buffer_size))(jnp.arange(n))
+        syn = jax.vmap(lambda _: replay.init(syn_row, cfg.syn_buffer_size))(jnp.arange(n))
         pool = jax.vmap(lambda _: twin_pool.init(own_step, cfg.dt_n, cfg.dt_n_prime))(jnp.arange(n))
         return TrainState(**nets, buffer=replay.init(joint, capacity), syn=syn, pool=pool, twin=twin, stats=stats,
                           twin_obs=obs, last_q=jnp.zeros((n,)), env_state=env_state, obs=obs, key=key,
@@ -252,22 +282,19 @@ def make_train(cfg: Config, env, params):
         k_roll, k_sel = jax.random.split(key)
         pool = jax.vmap(twin_pool.push_rollout)(rs.pool, rollout(rs, k_roll, start_obs, sigma))
         cands, valid = jax.vmap(twin_pool.candidates)(pool)  # leaves [n, n'+1, dt_n, ...]
-        s_obs, s_act, s_next = snapshot  # platform features of env 0: [n, obs], [n, cd], [n, obs]
+        s_obs, s_act, s_next, s_next_act = snapshot  # platform features of env 0: [n, obs], [n, cd], [n, obs], [n, cd]
         flat = lambda v: v.reshape((n, -1) + v.shape[3:])  # noqa: E731  [n, K, ...]
         c_obs, c_act, c_rew, c_next = (flat(cands[k]) for k in ("obs", "act", "reward", "next_obs"))
         K = c_obs.shape[1]
 
-        def joint_of(i):  # agent i's candidates as joint transitions with the others' snapshot
+        def joint_of(i):  # agent i's candidates as synthetic rows with the others' snapshot
             rows = lambda own, snap: jnp.broadcast_to(snap, (K,) + snap.shape).at[:, i].set(own)  # noqa: E731
-            return dict(obs=rows(c_obs[i], s_obs), act=rows(c_act[i], s_act),
-                        reward=jnp.zeros((K, n)).at[:, i].set(c_rew[i]), next_obs=rows(c_next[i], s_next),
-                        terminated=jnp.zeros((K,), bool), twin_obs=rows(c_obs[i], s_obs),
-                        twin_act=rows(c_act[i], s_act), twin_next_obs=rows(c_next[i], s_next))
+            return dict(obs=rows(c_obs[i], s_obs), act=rows(c_act[i], s_act), reward=c_rew[i],
+                        next_obs=rows(c_next[i], s_next), next_act=jnp.broadcast_to(s_next_act, (K,) + s_next_act.shape))
 
         cand_joint = jax.vmap(joint_of)(jnp.arange(n))  # leaves [n, K, ...]
-        x = jax.vmap(lambda j: critic_inputs(views(j["obs"], j["twin_obs"]), views(j["act"], j["twin_act"])))(
-            cand_joint)  # [n(owner), n(view), K, D]
-        q = jax.vmap(lambda p, x_i: core.critic.apply(p, x_i)[..., 0])(rs.critic, x[jnp.arange(n), jnp.arange(n)])
+        x = jax.vmap(lambda i, j: owner_view(i, j["obs"], j["act"]))(jnp.arange(n), cand_joint)  # [n, K, D]
+        q = core.critics(rs.critic, x)
         eps = twin_pool.epsilon_schedule(cfg.dt_n, rs.hp["eps_max"])
         p_idx, q_idx, ok = jax.vmap(twin_pool.select, in_axes=(0, 0, None, None, 0))(
             jax.random.split(k_sel, n), q.reshape(valid.shape), weights, eps, valid)
@@ -275,6 +302,17 @@ def make_train(cfg: Config, env, params):
             lambda v: v.reshape(valid.shape[1:] + v.shape[1:])[p, qq], j))(cand_joint, p_idx, q_idx)
         # every column has a candidate: this step's rollout (age 0) was just pushed
         return rs.replace(pool=pool, syn=jax.vmap(replay.add)(rs.syn, picked))
+
+    def maybe_enrich(rs, i, key, start_obs, snapshot, sigma):
+        """`enrich` every ``pool_period`` iterations once the twin is on (§5.10: the pool is rolled
+        only after the GAN warm-up); a lazy ``cond`` on the unbatched ``i``."""
+        def rolled(r):
+            r = enrich(r, key, start_obs, snapshot, sigma)
+            return r.pool, r.syn
+
+        run = (i >= gan_warmup_iters) & (i % cfg.pool_period == 0)
+        pool, syn = jax.lax.cond(run, rolled, lambda r: (r.pool, r.syn), rs)
+        return rs.replace(pool=pool, syn=syn)
 
     # ---- learning ----------------------------------------------------------------------------------
     def update(rs: TrainState, key):
@@ -285,14 +323,13 @@ def make_train(cfg: Config, env, params):
         terminated = jnp.broadcast_to(b["terminated"], (n, cfg.batch_size))
         n_syn = max(1, int(round(cfg.rho_syn * cfg.batch_size)))
         sb = jax.vmap(lambda buf, k: replay.sample(buf, k, n_syn))(rs.syn, jax.random.split(k_syn, n))
-        sx, sx_next = jax.vmap(lambda j: batch_inputs(rs, j))(sb)  # [n(owner), n(view), n_syn, D]
-        own = jnp.arange(n)
+        sx, sx_next = owner_inputs(rs, sb)  # [n(owner), n_syn, D]
         use_syn = (rs.syn.size > 0)[:, None] & (jnp.arange(cfg.batch_size)[None, :] >= cfg.batch_size - n_syn)  # [n, B]
         use_syn = use_syn & (rs.hp["rho_syn"] > 0) & (rs.step >= gan_warmup_iters)  # synthetic data once the twin is on
         pad = lambda v: jnp.concatenate([jnp.zeros((n, cfg.batch_size - n_syn) + v.shape[2:], v.dtype), v], 1)  # noqa: E731
-        x = jnp.where(use_syn[..., None], pad(sx[own, own]), x)
-        x_next = jnp.where(use_syn[..., None], pad(sx_next[own, own]), x_next)
-        reward = jnp.where(use_syn, pad(sb["reward"][own, :, own]), reward)
+        x = jnp.where(use_syn[..., None], pad(sx), x)
+        x_next = jnp.where(use_syn[..., None], pad(sx_next), x_next)
+        reward = jnp.where(use_syn, pad(sb["reward"]), reward)
         terminated = jnp.where(use_syn, False, terminated)
         next_q = core.critics(rs.critic_target, x_next)
         y = core.td_target(rs.hp, next_q, reward.T, terminated[0])
@@ -344,14 +381,15 @@ def make_train(cfg: Config, env, params):
         next_obs, env_state, reward, term, trunc, info, _ = step_envs(
             env, jax.random.split(k_step, E), rs.env_state, jax.vmap(spec.env_action)(one_hot, cont), params)
         twin_next = jnp.where(twin_on, twin_next, info["final_observation"])
+        twin_next_act = policy_actions(rs.actor, twin_next)
         tr = dict(obs=rs.obs, act=act, reward=reward, next_obs=info["final_observation"], terminated=term,
-                  twin_obs=twin_obs, twin_act=twin_act, twin_next_obs=twin_next)
+                  twin_obs=twin_obs, twin_act=twin_act, twin_next_obs=twin_next, twin_next_act=twin_next_act)
         done = (term | trunc)[:, None, None]
         rs = rs.replace(buffer=replay.add(rs.buffer, tr), obs=next_obs, env_state=env_state, key=key,
                         twin_obs=jnp.where(done, next_obs, twin_next))
         metrics = env_metrics(reward, info)
         rs, gan_m = maybe_gan_update(rs, i, k_gan)
-        rs = enrich(rs, k_pool, info["final_observation"][0], (twin_obs[0], twin_act[0], twin_next[0]), sigma)
+        rs = maybe_enrich(rs, i, k_pool, info["final_observation"][0], (twin_obs[0], twin_act[0], twin_next[0], twin_next_act[0]), sigma)
         rs, losses = gated_updates(learning, update, rs, jax.random.split(k_upd, cfg.updates_per_step), frozen=FROZEN)
         rs = maybe_fl_round(rs, i, learning)
         metrics.update(losses)

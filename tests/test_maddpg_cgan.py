@@ -19,7 +19,8 @@ import jaxedge
 from algos import maddpg, maddpg_cgan
 
 
-@pytest.mark.parametrize("field, value, needle", [("fl_mode", "nope", "fl_mode"), ("fl_weight_mode", "nope", "FL weight mode"), ("k_sync", 0, "k_sync")])
+@pytest.mark.parametrize("field, value, needle", [("fl_mode", "nope", "fl_mode"), ("fl_weight_mode", "nope", "FL weight mode"),
+                                                  ("k_sync", 0, "k_sync"), ("pool_period", 0, "pool_period")])
 def test_config_rejects_bad_values(field, value, needle):
     with pytest.raises(ValueError, match=needle):
         maddpg_cgan.Config(**{field: value})
