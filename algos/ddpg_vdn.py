@@ -41,7 +41,7 @@ class Config:
     lr_actor: float = 1e-3  # spec 1e-4: the policy collapses to low local shares and recovers too slowly for a CPU run
     lr_critic: float = 1e-3
     max_grad_norm: float = 1.0
-    gamma: float = 0.5  # spec 0.95 ([G]); 0.5: the battery is the only coupling between steps (README notes)
+    gamma: float = 0.5  # spec 0.95 ([G]); 0.5: the battery is the only coupling between steps (docs/DEVIATIONS.md)
     tau: float = 0.01
     batch_size: int = 256
     buffer_size: int = 50_000  # CPU: halves memory and checkpoint size (spec: 1e5)

@@ -44,7 +44,7 @@ class Config:
     levels: Sequence[float] = (0.25, 0.5, 0.75, 1.0)  # phi levels per continuous entry (spec §6.6)
     lr: float = 1e-3
     max_grad_norm: float = 1.0
-    gamma: float = 0.5  # spec 0.95 ([G]); 0.5: the battery is the only coupling between steps (README notes)
+    gamma: float = 0.5  # spec 0.95 ([G]); 0.5: the battery is the only coupling between steps (docs/DEVIATIONS.md)
     batch_size: int = 256
     buffer_size: int = 50_000  # CPU: halves memory and checkpoint size (spec: 1e5)
     warmup_steps: int = 1_000  # env steps of uniformly random actions before learning (spec: 2000)

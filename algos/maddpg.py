@@ -24,7 +24,7 @@
 
 Reproduces: the "plain MADDPG" baseline of seed 000's Fig. 5 / Table 3 (the MADDPG-CGAN issue builds
 on this module). Defaults: spec §8.9, except where marked "CPU" (see `Config`) and choices of ours
-named in the README's reproduction notes: ``gamma = 0.5`` (spec 0.95, a gap), the noise in the
+named in docs/DEVIATIONS.md: ``gamma = 0.5`` (spec 0.95, a gap), the noise in the
 share box rather than on the pre-activations (a share stuck on the sigmoid's flat end was never
 explored again), and, where the env describes its observation layout (dt_inference), the
 per-option actor, the task-factored critic without the global state and ``share_init = (0.2,
@@ -68,7 +68,7 @@ class Config:
     lr_actor: float = 1e-3  # spec 1e-4: the policy collapses to low local shares and recovers too slowly for a CPU run
     lr_critic: float = 1e-3
     max_grad_norm: float = 1.0
-    gamma: float = 0.5  # spec 0.95 ([G]); 0.5: the battery is the only coupling between steps (README notes)
+    gamma: float = 0.5  # spec 0.95 ([G]); 0.5: the battery is the only coupling between steps (docs/DEVIATIONS.md)
     tau: float = 0.01
     batch_size: int = 256
     buffer_size: int = 25_000  # CPU: a quarter of the memory and checkpoint size (spec: 1e5)

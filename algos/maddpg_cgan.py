@@ -28,7 +28,7 @@ Per agent i (everything stacked on the agent axis and vmapped):
   weights ``fl_weight_mode``), toward the plain average with ``tau_t = 1`` (``"fedavg"``), or not
   at all (``"none"``: centralised training).
 
-Gaps filled / deviations (README "Reproduction notes", seed 000):
+Gaps filled / deviations (docs/DEVIATIONS.md, seed 000):
 * Action history ``h = 0`` in the twin's condition (spec default h = 2): the observation already
   carries s' and the battery; this halves the condition size on the CPU budget.
 * Generated observations are clipped to the running per-feature [min, max] of real observations

@@ -19,7 +19,7 @@ Tasks are paid in index order; a task that would overdraw the battery fails: it 
 ``fail_cost`` instead of its eq.-8 cost and the battery clamps at 0 (not terminal). A task whose
 delay exceeds ``deadline`` is a miss, charged ``deadline_penalty`` on top of its cost.
 
-Deviations from the paper and gaps filled (all from seed_000_spec.md; README "Reproduction notes"):
+Deviations from the paper and gaps filled (all from seed_000_spec.md; docs/DEVIATIONS.md):
 * Presets. ``Params.paper()`` is Table 1 literally: transmit power 1-2 kW, noise 1e-13 W used as a
   PSD (times b), path loss d^-2 (lambda = 2 is a gap). It makes offloading physically hopeless
   (SNR about -73 dB). ``Params.calibrated()`` (default, spec §6.3, A1-A2): power in W, total noise
