@@ -23,30 +23,27 @@ from algos.common import replay
 from algos.common.actions import ActionSpec
 from algos.common.networks import MLP, linear_schedule, soft_update
 from algos.common.training import (
-    ActorCriticState as TrainState, build_train, env_metrics, gated_updates, hparams, make_optimizer,
-    replay_capacity, schedule_sizes, select, step_envs,
+    ActorCriticState as TrainState, OffPolicyConfig, ReplaySpec, Trainer, env_metrics, gated_updates, hparams,
+    make_optimizer, make_trainer, replay_capacity, schedule, select, step_envs,
 )
 
 TRACED = ("lr_actor", "lr_critic", "gamma", "tau", "noise_start", "noise_end", "gumbel_temperature",
           "reward_scale", "logit_reg")
+ACTION_SPACES = ("discrete", "multi_discrete", "hybrid")
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(OffPolicyConfig):
+    """Spec §8.9 defaults unless marked CPU; the rest of the run sizes are `OffPolicyConfig`'s
+    (16 envs, batch 256, buffer 5e4 (CPU; spec 1e5), warm-up 1,000 env steps (spec 2,000))."""
+
     total_env_steps: int = 128_000  # CPU: 8k vector steps x 16 envs (spec: 300 episodes x 100 steps)
-    num_envs: int = 16
-    chunk_size: int = 500  # vector steps per compiled chunk (one checkpoint each)
     actor_hidden: Sequence[int] = (64, 64)  # CPU (spec: 256, 256)
     critic_hidden: Sequence[int] = (128, 128)  # CPU (spec: 512, 256)
     lr_actor: float = 1e-3  # spec 1e-4: the policy collapses to low local shares and recovers too slowly for a CPU run
     lr_critic: float = 1e-3
-    max_grad_norm: float = 1.0
     gamma: float = 0.5  # spec 0.95 ([G]); 0.5: the battery is the only coupling between steps (docs/DEVIATIONS.md)
     tau: float = 0.01
-    batch_size: int = 256
-    buffer_size: int = 50_000  # CPU: halves memory and checkpoint size (spec: 1e5)
-    warmup_steps: int = 1_000  # env steps of uniformly random actions before learning (spec: 2000)
-    updates_per_step: int = 1
     gumbel_temperature: float = 1.0
     noise_start: float = 0.1
     noise_end: float = 0.02
@@ -56,11 +53,11 @@ class Config:
     reward_scale: float = 1.0
 
 
-def make_train(cfg: Config, env, params):
+def make_train(cfg: Config, env, params) -> Trainer:
     spec = ActionSpec.from_env(env, params, cfg.eps_min)
     n, obs_dim = env.num_agents, env.observation_space(params).shape[-1]
-    sizes = schedule_sizes(cfg)
-    capacity = replay_capacity(cfg)
+    sizes = schedule(cfg, warmup_steps=cfg.warmup_steps)
+    capacity = replay_capacity(cfg, sizes)
     actor = MLP(tuple(cfg.actor_hidden), spec.n_logits, out_scale=0.01)
     critic = MLP(tuple(cfg.critic_hidden), 1)
     tx = make_optimizer(cfg.max_grad_norm)
@@ -135,10 +132,11 @@ def make_train(cfg: Config, env, params):
         )
         return rs, {"critic_loss": c_loss, "actor_loss": a_loss}
 
-    def iteration(rs: TrainState):
+    def iteration(rs: TrainState, i):
+        del i  # nothing periodic
         key, k_act, k_rand, k_step, k_upd = jax.random.split(rs.key, 5)
-        learning = rs.step >= sizes["warmup_iters"]  # warm-up: uniformly random actions, no updates
-        progress = (rs.step - sizes["warmup_iters"]) / sizes["learn_iters"]
+        learning = rs.step >= sizes.warmup_iters  # warm-up: uniformly random actions, no updates
+        progress = (rs.step - sizes.warmup_iters) / sizes.learn_iters
         sigma = linear_schedule(rs.hp["noise_start"], rs.hp["noise_end"], cfg.noise_fraction, progress)
         one_hot, cont = spec.sample(k_act, per_agent(actor, rs.actor, rs.obs), rs.hp["gumbel_temperature"], sigma)
         one_hot, cont = select(learning, (one_hot, cont), spec.random_critic_action(k_rand, (E,)))
@@ -152,7 +150,4 @@ def make_train(cfg: Config, env, params):
         one_hot, cont = spec.deterministic(per_agent(actor, rs.actor, obs))
         return spec.env_action(one_hot, cont)
 
-    train = build_train(init, iteration, act, cfg, hparams(cfg, TRACED))
-    train.example_transition = example
-    train.replay_capacity = capacity
-    return train
+    return make_trainer(init, iteration, act, cfg, hparams(cfg, TRACED), sizes, ReplaySpec(example, capacity))

@@ -27,28 +27,26 @@ from algos.common import replay
 from algos.common.actions import ActionSpec, DiscretisedActions
 from algos.common.networks import MLP, DuelingMLP, linear_schedule
 from algos.common.training import (
-    build_train, env_metrics, gated_updates, hparams, make_optimizer, replay_capacity, schedule_sizes,
+    OffPolicyConfig, ReplaySpec, Trainer, env_metrics, gated_updates, hparams, make_optimizer, make_trainer,
+    replay_capacity, schedule,
     step_envs,
 )
 
 TRACED = ("lr", "gamma", "eps_start", "eps_end", "reward_scale")
+ACTION_SPACES = ("discrete", "multi_discrete", "hybrid")
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(OffPolicyConfig):
+    """Spec §8.9 (DQN-VDN row) unless marked CPU; the rest of the run sizes are `OffPolicyConfig`'s
+    (16 envs, batch 256, buffer 5e4 (CPU; spec 1e5), warm-up 1,000 env steps (spec 2,000))."""
+
     total_env_steps: int = 128_000  # CPU: 8k vector steps x 16 envs (spec: 300 episodes x 100 steps)
-    num_envs: int = 16
-    chunk_size: int = 500  # vector steps per compiled chunk (one checkpoint each)
     hidden: Sequence[int] = (128, 128)  # CPU (spec does not size the DQN; same scale as MADDPG's actor)
     dueling: bool = True
     levels: Sequence[float] = (0.25, 0.5, 0.75, 1.0)  # phi levels per continuous entry (spec §6.6)
     lr: float = 1e-3
-    max_grad_norm: float = 1.0
     gamma: float = 0.5  # spec 0.95 ([G]); 0.5: the battery is the only coupling between steps (docs/DEVIATIONS.md)
-    batch_size: int = 256
-    buffer_size: int = 50_000  # CPU: halves memory and checkpoint size (spec: 1e5)
-    warmup_steps: int = 1_000  # env steps of uniformly random actions before learning (spec: 2000)
-    updates_per_step: int = 1
     target_period: int = 200  # env steps (per env) between hard target updates
     eps_start: float = 1.0
     eps_end: float = 0.05
@@ -69,14 +67,14 @@ class TrainState:
     hp: dict
 
 
-def make_train(cfg: Config, env, params):
+def make_train(cfg: Config, env, params) -> Trainer:
     spec = ActionSpec.from_env(env, params)
     disc = DiscretisedActions(spec, tuple(float(v) for v in cfg.levels))
     n, obs_dim = env.num_agents, env.observation_space(params).shape[-1]
     heads, n_opt = spec.heads, disc.n_options
     mask = disc.mask  # [heads, n_opt]
-    sizes = schedule_sizes(cfg)
-    capacity = replay_capacity(cfg)
+    sizes = schedule(cfg, warmup_steps=cfg.warmup_steps)
+    capacity = replay_capacity(cfg, sizes)
     if cfg.dueling:
         net = DuelingMLP(tuple(cfg.hidden), heads, n_opt)
     else:
@@ -145,10 +143,11 @@ def make_train(cfg: Config, env, params):
 
     period = max(1, cfg.target_period)
 
-    def iteration(rs: TrainState):
+    def iteration(rs: TrainState, i):
+        del i  # the target copy is periodic in rs.step, which warm-up and resume keep exact
         key, k_eps, k_rand, k_step, k_upd = jax.random.split(rs.key, 5)
-        learning = rs.step >= sizes["warmup_iters"]  # warm-up: uniformly random options, no updates
-        progress = (rs.step - sizes["warmup_iters"]) / sizes["learn_iters"]
+        learning = rs.step >= sizes.warmup_iters  # warm-up: uniformly random options, no updates
+        progress = (rs.step - sizes.warmup_iters) / sizes.learn_iters
         eps = jnp.where(learning, linear_schedule(rs.hp["eps_start"], rs.hp["eps_end"], cfg.eps_fraction, progress), 1.0)
         greedy = jnp.argmax(qvalues(rs.q, rs.obs), -1)  # [E, n, heads]
         explore = jax.random.uniform(k_eps, greedy.shape) < eps
@@ -167,7 +166,4 @@ def make_train(cfg: Config, env, params):
     def act(rs: TrainState, obs):
         return disc.env_action(jnp.argmax(qvalues(rs.q, obs), -1))
 
-    train = build_train(init, iteration, act, cfg, hparams(cfg, TRACED))
-    train.example_transition = example
-    train.replay_capacity = capacity
-    return train
+    return make_trainer(init, iteration, act, cfg, hparams(cfg, TRACED), sizes, ReplaySpec(example, capacity))

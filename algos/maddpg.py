@@ -45,21 +45,24 @@ from algos.common import replay
 from algos.common.actions import ActionSpec
 from algos.common.networks import MLP, PerOptionCritic, linear_schedule, soft_update
 from algos.common.training import (
-    ActorCriticState as TrainState, build_train, env_metrics, gated_updates, hparams, make_optimizer,
-    replay_capacity, schedule_sizes, select, step_envs,
+    ActorCriticState as TrainState, OffPolicyConfig, ReplaySpec, Trainer, env_metrics, gated_updates, hparams,
+    make_optimizer, make_trainer, replay_capacity, schedule, select, step_envs,
 )
 
 TRACED = ("lr_actor", "lr_critic", "gamma", "tau", "noise_start", "noise_end", "gumbel_temperature",
           "reward_scale", "logit_reg", "share_reg")
+ACTION_SPACES = ("discrete", "multi_discrete", "hybrid")
+# share_init=None: per env, the shares a zero actor output starts from (dt_inference: phi_f, phi_b:
+# a low CPU request and a high bandwidth request); elsewhere the box midpoint.
+SHARE_INIT_BY_ENV = {"dt_inference": (0.2, 0.9)}
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
-    """Spec §8.9 defaults unless marked CPU (sized so the default run fits 10 min on 2 CPU cores)."""
+class Config(OffPolicyConfig):
+    """Spec §8.9 defaults unless marked CPU (sized so the default run fits 10 min on 2 CPU cores).
+    Run sizes (`OffPolicyConfig`): 64k env steps (CPU: 4k vector steps x 16 envs; spec: 300 episodes
+    x 100 steps), batch 256, warm-up 1,000 env steps (spec 2,000), one update per vector step."""
 
-    total_env_steps: int = 64_000  # CPU: 4k vector steps x 16 envs (spec: 300 episodes x 100 steps)
-    num_envs: int = 16  # parallel envs per vector step
-    chunk_size: int = 500  # vector steps per compiled chunk (one checkpoint each)
     actor_hidden: Sequence[int] = (64, 64)  # CPU (spec: 256, 256)
     actor_arch: str = "auto"  # "mlp"; "per_head": one net shared by every task; "per_option": by every (task, server) pair; "auto": per_option where the env has the layout
     critic_hidden: Sequence[int] = (128, 128)  # CPU (spec: 512, 256)
@@ -67,13 +70,9 @@ class Config:
     critic_state: str = "none"  # critic input besides o_i and all actions: "global" (env.global_state) or "none" (dt_inference: the others matter through their actions)
     lr_actor: float = 1e-3  # spec 1e-4: the policy collapses to low local shares and recovers too slowly for a CPU run
     lr_critic: float = 1e-3
-    max_grad_norm: float = 1.0
     gamma: float = 0.5  # spec 0.95 ([G]); 0.5: the battery is the only coupling between steps (docs/DEVIATIONS.md)
     tau: float = 0.01
-    batch_size: int = 256
     buffer_size: int = 25_000  # CPU: a quarter of the memory and checkpoint size (spec: 1e5)
-    warmup_steps: int = 1_000  # env steps of uniformly random actions before learning (spec: 2000)
-    updates_per_step: int = 1  # gradient updates per vector env step
     gumbel_temperature: float = 1.0
     noise_start: float = 0.1
     noise_end: float = 0.02
@@ -83,7 +82,7 @@ class Config:
     share_reg: float = 0.03  # L2 on the shares' pre-activations (keeps them off the sigmoid's flat ends)
     reward_scale: float = 1.0
     per_choice_shares: bool = True  # continuous outputs per discrete choice (ActionSpec.per_choice)
-    share_init: Sequence[float] = (0.2, 0.9)  # each per-head continuous entry at a zero actor output (dt_inference: phi_f, phi_b); () = box midpoint
+    share_init: Sequence[float] | None = None  # each per-head continuous entry at a zero actor output; None: SHARE_INIT_BY_ENV (dt_inference (0.2, 0.9)); () = box midpoint
     discrete_actor_loss: str = "straight_through"  # or "expected": exact E_pi[Q] over each head's options + P-DQN share gradients (~3x slower on CPU; segfaults in jaxlib 0.10.2 CPU under a run vmap; train.py then runs seeds one at a time on a CPU)
     share_params: bool = False  # True: one actor and one critic trained on every agent's data
 
@@ -115,7 +114,8 @@ class Core:
         spec = ActionSpec.from_env(env, params, cfg.eps_min)
         if cfg.per_choice_shares and spec.cont_by_head:
             spec = dataclasses.replace(spec, per_choice=True)
-        spec = dataclasses.replace(spec, cont_init=tuple(cfg.share_init))
+        share_init = SHARE_INIT_BY_ENV.get(env.name, ()) if cfg.share_init is None else cfg.share_init
+        spec = dataclasses.replace(spec, cont_init=tuple(share_init))
         structured = env.head_obs_layout is not None and bool(env.option_obs_offsets) and spec.per_choice
         auto = "per_option" if structured else "mlp"
         cfg = dataclasses.replace(cfg, actor_arch=auto if cfg.actor_arch == "auto" else cfg.actor_arch,
@@ -257,7 +257,7 @@ class Core:
                     critic_target=soft_update(rs.critic_target, critic_p, rs.hp["tau"]))
 
     def exploration_sigma(self, rs, sizes):
-        progress = (rs.step - sizes["warmup_iters"]) / sizes["learn_iters"]
+        progress = (rs.step - sizes.warmup_iters) / sizes.learn_iters
         return linear_schedule(rs.hp["noise_start"], rs.hp["noise_end"], self.cfg.noise_fraction, progress)
 
     def act(self, rs, obs):
@@ -266,7 +266,7 @@ class Core:
         return self.spec.env_action(one_hot, cont)
 
 
-def make_train(cfg: Config, env, params):
+def make_train(cfg: Config, env, params) -> Trainer:
     _, state0 = jax.eval_shape(env.reset, jax.random.PRNGKey(0), params)
     if cfg.critic_state not in ("global", "none"):
         raise ValueError(f"unknown critic_state {cfg.critic_state!r}; valid: 'global', 'none'")
@@ -275,8 +275,8 @@ def make_train(cfg: Config, env, params):
     obs_dim = env.observation_space(params).shape[-1]
     core = Core.build(cfg, env, params, critic_layout=(s_dim, s_dim + obs_dim))
     spec, n = core.spec, core.n
-    sizes = schedule_sizes(cfg)
-    capacity = replay_capacity(cfg)
+    sizes = schedule(cfg, warmup_steps=cfg.warmup_steps)
+    capacity = replay_capacity(cfg, sizes)
     E = cfg.num_envs
     order = relative_order(n)
     states = dict(gstate=jax.ShapeDtypeStruct((s_dim,), jnp.float32),
@@ -332,9 +332,10 @@ def make_train(cfg: Config, env, params):
                         **core.soft_update_targets(rs, actor_p, critic_p))
         return rs, {"critic_loss": c_loss.mean(), "actor_loss": a_loss.mean(), "q": q.mean()}
 
-    def iteration(rs: TrainState):
+    def iteration(rs: TrainState, i):
+        del i  # nothing periodic
         key, k_act, k_rand, k_step, k_upd = jax.random.split(rs.key, 5)
-        learning = rs.step >= sizes["warmup_iters"]  # warm-up: uniformly random actions, no updates
+        learning = rs.step >= sizes.warmup_iters  # warm-up: uniformly random actions, no updates
         sigma = core.exploration_sigma(rs, sizes)
         one_hot, cont = spec.sample(k_act, core.actors(rs.actor, rs.obs), rs.hp["gumbel_temperature"], sigma)
         one_hot, cont = select(learning, (one_hot, cont), spec.random_critic_action(k_rand, (E,)))
@@ -344,7 +345,4 @@ def make_train(cfg: Config, env, params):
         metrics.update(losses)
         return rs.replace(step=rs.step + 1), metrics
 
-    train = build_train(init, iteration, core.act, cfg, hparams(cfg, TRACED))
-    train.example_transition = example
-    train.replay_capacity = capacity
-    return train
+    return make_trainer(init, iteration, core.act, cfg, hparams(cfg, TRACED), sizes, ReplaySpec(example, capacity))

@@ -53,10 +53,15 @@ from flax import struct
 
 from algos import cgan, maddpg
 from algos.common import federated, replay, twin_pool
-from algos.common.training import ActorCriticState, build_train, env_metrics, gated_updates, hparams, replay_capacity, schedule_sizes, select, step_envs
+from algos.common.training import (
+    ActorCriticState, ReplaySpec, Trainer, env_metrics, gated_updates, hparams, make_trainer, replay_capacity, schedule,
+    select, step_envs,
+)
 
 TRACED = maddpg.TRACED + ("rho_syn", "eps_max")
+ACTION_SPACES = maddpg.ACTION_SPACES
 FL_MODES = ("personalized", "fedavg", "none")
+ACTION_SPACES = ("discrete", "multi_discrete", "hybrid")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,6 +99,7 @@ class Config(maddpg.Config):
     fl_decay: float = 0.98
 
     def __post_init__(self):
+        super().__post_init__()
         if self.fl_mode not in FL_MODES:
             raise ValueError(f"fl_mode={self.fl_mode!r}; valid: {', '.join(FL_MODES)}")
         federated._check_mode(self.fl_weight_mode)
@@ -117,14 +123,14 @@ class TrainState(ActorCriticState):
 FROZEN = ("buffer", "syn", "pool", "twin", "stats", "twin_obs", "env_state", "obs")
 
 
-def make_train(cfg: Config, env, params):
+def make_train(cfg: Config, env, params) -> Trainer:
     if cfg.critic_state != "global":
         raise ValueError("maddpg_cgan's critics read every agent's (twin) observation: critic_state must be 'global'")
     core = maddpg.Core.build(cfg, env, params, critic_layout=(0, env.num_agents * env.observation_space(params).shape[-1]))
     spec, n, obs_dim = core.spec, core.n, core.obs_dim
     cd = spec.critic_dim
-    sizes = schedule_sizes(cfg)
-    capacity = replay_capacity(cfg)
+    sizes = schedule(cfg, warmup_steps=cfg.warmup_steps)
+    capacity = replay_capacity(cfg, sizes)
     E = cfg.num_envs
     order = jnp.asarray(maddpg.relative_order(n))
     horizon = cfg.dt_n + cfg.dt_n_prime
@@ -369,7 +375,7 @@ def make_train(cfg: Config, env, params):
         iteration index ``i`` (unbatched under a seed vmap, so these conds stay lazy; it equals
         ``rs.step``). The DT pool is filled every step (its data are used once the twin is on)."""
         key, k_act, k_rand, k_step, k_twin, k_gan, k_pool, k_upd = jax.random.split(rs.key, 8)
-        learning = rs.step >= sizes["warmup_iters"]
+        learning = rs.step >= sizes.warmup_iters
         twin_on = rs.step >= gan_warmup_iters
         sigma = core.exploration_sigma(rs, sizes)
         one_hot, cont = spec.sample(k_act, core.actors(rs.actor, rs.obs), rs.hp["gumbel_temperature"], sigma)
@@ -401,7 +407,4 @@ def make_train(cfg: Config, env, params):
         jax.random.PRNGKey(0), jnp.zeros((2, x_dim)), jnp.zeros((2, c_dim)))[1])
     gan_zero = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), gan_shapes)
 
-    train = build_train(init, iteration, core.act, cfg, hparams(cfg, TRACED))
-    train.example_transition = joint
-    train.replay_capacity = capacity
-    return train
+    return make_trainer(init, iteration, core.act, cfg, hparams(cfg, TRACED), sizes, ReplaySpec(joint, capacity))

@@ -902,15 +902,14 @@ def run_learner(job, args, settings, module):
     import jax
     import jax.numpy as jnp
 
-    from algos.common import replay
     from algos.common.evaluation import rollout_stats_runs
 
     env, params = make_env(job["n_users"], job["n_servers"], settings["n_tasks"])
     cfg = learner_config(module, job, args, settings)
     train = module.make_train(cfg, env, params)
     seeds = list(range(args.seeds))
-    if getattr(train, "example_transition", None) is not None:
-        replay.check_memory(train.replay_capacity, train.example_transition, len(seeds))
+    if train.replay is not None:
+        train.replay.check(len(seeds))
     keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
     cpu = [time.process_time()]  # process CPU seconds (all threads): the load-independent cost
     t0 = time.perf_counter()
@@ -932,14 +931,14 @@ def run_learner(job, args, settings, module):
     chunks = next(iter(metrics.values())).shape[1]
     return {
         "kind": "learner", "status": "done", "config": json.loads(json.dumps(dataclasses.asdict(cfg))),
-        "n_seeds": len(seeds), "env_steps": int(train.total_env_steps), "num_envs": int(cfg.num_envs),
-        "warmup_env_steps": int(train.warmup_env_steps), "compile_s": compile_s, "train_s": train_s,
+        "n_seeds": len(seeds), "env_steps": int(train.sizes.total_env_steps), "num_envs": int(cfg.num_envs),
+        "warmup_env_steps": int(train.sizes.warmup_env_steps), "compile_s": compile_s, "train_s": train_s,
         "eval_s": eval_s, "wall_s": compile_s + train_s + eval_s,
         "cpu_s": {"compile": cpu[1] - cpu[0], "train": cpu[2] - cpu[1], "eval": cpu[3] - cpu[2]},
-        "env_steps_per_s": train.total_env_steps * len(seeds) / train_s,
+        "env_steps_per_s": train.sizes.total_env_steps * len(seeds) / train_s,
         "final": {k: stat(v) for k, v in seed_means.items()},
         "per_seed": {k: v.tolist() for k, v in seed_means.items()},
-        "curve": {"env_steps": [(c + 1) * train.env_steps_per_chunk for c in range(chunks)],
+        "curve": {"env_steps": [(c + 1) * train.sizes.env_steps_per_chunk for c in range(chunks)],
                   "metrics": {k: v.tolist() for k, v in metrics.items() if k in CURVE_METRICS}},
     }
 

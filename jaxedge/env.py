@@ -104,6 +104,7 @@ class MultiAgentEnv:
     """Base class: auto-reset `step`, `reset`, and the hooks subclasses fill in."""
 
     name: str = "base"
+    presets: tuple = ()  # names of the ``Params`` preset classmethods this env offers (`make_params`)
 
     # ---- to implement -------------------------------------------------------------------------
     @property
@@ -143,6 +144,19 @@ class MultiAgentEnv:
         """Offsets of observation column blocks with one value per non-zero discrete option (e.g.
         every server's gain), the features of ``actor_arch="per_option"``; ``None`` when absent."""
         return None
+
+    def preset_params(self, name: str):
+        """``Params`` of preset ``name`` at this env's static sizes. Envs whose presets depend on a
+        static size (per-server arrays, capped counts) override this to pass them."""
+        return getattr(type(self.default_params), name)()
+
+    def make_params(self, preset: str | None = None):
+        """The ``Params`` of a named preset (``None``: `default_params`), sized for this env."""
+        if preset is None:
+            return self.default_params
+        if preset not in self.presets:
+            raise ValueError(f"unknown preset {preset!r} for {self.name}; choose one of {list(self.presets)}")
+        return self.preset_params(preset)
 
     def validate_params(self, params) -> None:
         """Raise ``ValueError`` naming the offending field; no-op for traced params."""

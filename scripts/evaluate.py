@@ -18,46 +18,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jax  # noqa: E402
 
-import jaxedge  # noqa: E402
 from algos import heuristics  # noqa: E402
+from algos.common import cli, stats  # noqa: E402
 from algos.common.evaluation import evaluate  # noqa: E402
 
 
-def parse_size(text: str):
-    name, _, value = text.partition("=")
-    if not value:
-        raise argparse.ArgumentTypeError(f"expected NAME=INT, got {text!r}")
-    try:
-        return name, int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size {name} must be an int, got {value!r}") from None
-
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--env", default="dt_inference", help=f"one of {jaxedge.list_envs()}")
+def build_parser() -> cli.Parser:
+    ap = cli.Parser(prog="evaluate.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cli.add_env_args(ap)
     ap.add_argument("--algo", default="default", help="heuristic name, comma list, 'default' or 'all'")
-    ap.add_argument("--preset", default=None, help="Params preset classmethod (e.g. calibrated, paper)")
-    ap.add_argument("--size", action="append", type=parse_size, default=[], metavar="NAME=INT",
-                    help="static env size, e.g. --size n_users=4 (repeatable)")
     ap.add_argument("--num-envs", type=int, default=128)
     ap.add_argument("--steps", type=int, default=None, help="steps per env (default: one episode)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path, default=None, help="also write the table as JSON")
-    args = ap.parse_args(argv)
+    return ap
 
-    if args.env not in jaxedge.list_envs():
-        ap.error(f"unknown env {args.env!r}; choose one of {jaxedge.list_envs()}")
-    try:
-        env = jaxedge.make(args.env, **dict(args.size))
-    except ValueError as err:
-        ap.error(str(err))
-    params = env.default_params
-    if args.preset:
-        factory = getattr(type(params), args.preset, None)
-        if not callable(factory):
-            ap.error(f"unknown preset {args.preset!r} for {args.env}")
-        params = factory()
+
+def run(args) -> dict:
+    env, params = cli.make_env(args.env, args.size, args.preset)
+    for flag in ("num_envs", "steps"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise cli.UsageError(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
     table = heuristics.HEURISTICS.get(env.name, {})
     if args.algo == "default":
         names = list(heuristics.DEFAULT_EVAL.get(env.name, table))
@@ -67,7 +49,7 @@ def main(argv=None) -> int:
         names = args.algo.split(",")
     for name in names:
         if name not in table:
-            ap.error(f"unknown heuristic {name!r} for {env.name}; choose from {sorted(table)}")
+            raise cli.UsageError(f"unknown heuristic {name!r} for {env.name}; choose from {sorted(table)}")
 
     steps = args.steps or int(params.episode_len)
     key = jax.random.PRNGKey(args.seed)
@@ -81,16 +63,20 @@ def main(argv=None) -> int:
     available = list(next(iter(results.values())))
     columns = [c for c in first if c in available] + [c for c in available if c not in first]
     print(f"\n{env.name}  ({args.num_envs} envs x {steps} steps, preset={args.preset or 'default'}, "
-          f"mean ± 95% CI over envs)\n")
+          f"mean ± Student-t 95 % CI over the {args.num_envs} envs)\n")
     print("| policy | " + " | ".join(columns) + " |")
     print("|---" * (len(columns) + 1) + "|")
     for name, row in results.items():
-        cells = [f"{row[c]['mean']:.4g} ± {row[c]['ci95']:.2g}" for c in columns]
+        cells = [stats.fmt(row[c], with_n=False) for c in columns]
         print(f"| {name} | " + " | ".join(cells) + " |")
     if args.json:
         args.json.write_text(json.dumps({"env": env.name, "num_envs": args.num_envs, "steps": steps,
                                          "results": results}, indent=2))
-    return 0
+    return results
+
+
+def main(argv=None) -> int:
+    return cli.main(run, build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -8,3 +8,5 @@ _mod = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_mod)
 main = _mod.main
 run_group = _mod.run_group
+run = _mod.run
+build_parser = _mod.build_parser

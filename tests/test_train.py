@@ -100,10 +100,11 @@ def test_replay_budget_error(capsys, tmp_path):
     env = jaxedge.make("dt_inference")
     cfg = maddpg.Config()
     train = maddpg.make_train(cfg, env, env.default_params)
-    per = replay.transition_bytes(train.example_transition)
-    assert replay.check_memory(1000, train.example_transition, runs=2) == 2000 * per
+    per = replay.transition_bytes(train.replay.example)
+    assert train.replay.bytes(runs=2) == 2 * train.replay.capacity * per
+    assert replay.check_memory(1000, train.replay.example, runs=2) == 2000 * per
     with pytest.raises(replay.ReplayMemoryError, match="budget"):
-        replay.check_memory(10**6, train.example_transition, runs=8, budget_bytes=2**30)
+        replay.check_memory(10**6, train.replay.example, runs=8, budget_bytes=2**30)
     rc = main(["--algo", "maddpg", "--total-steps", "100000000", "--set", "buffer_size=10000000",
                "--out", str(tmp_path)])
     err = capsys.readouterr().err.strip()
@@ -119,11 +120,12 @@ def test_unknown_critic_state_is_refused():
 def test_run_group_auto_runs_the_expected_loss_one_run_at_a_time():
     from scripts_train import run_group
 
+    from algos.common.runner import default_run_group
+
     assert jax.default_backend() == "cpu"
-    assert run_group("auto", maddpg.Config()) == 8
-    assert run_group("auto", maddpg.Config(discrete_actor_loss="expected")) == 1
-    assert run_group("all", maddpg.Config(discrete_actor_loss="expected")) is None
-    assert run_group("3") == 3
+    assert default_run_group(maddpg.Config()) == 8
+    assert default_run_group(maddpg.Config(discrete_actor_loss="expected")) == 1
+    assert run_group("auto") == "auto" and run_group("all") is None and run_group("3") == 3
 
 
 def _tiny_train(**overrides):
@@ -283,9 +285,7 @@ def test_chunks_see_the_global_iteration_index():
     """Periodic work keyed on ``iteration(rs, i)`` fires on the same global iterations however the
     run is chunked, through `train`, the CLI's `map_runs` path and in blocks (chunk 3 < period 7
     used to restart the count every chunk, so the work never fired)."""
-    from types import SimpleNamespace
-
-    from algos.common.training import build_train
+    from algos.common.training import RunConfig, make_trainer, schedule
 
     def iteration(rs, i):
         fired = (i % 7 == 6).astype(jnp.int32)
@@ -295,14 +295,14 @@ def test_chunks_see_the_global_iteration_index():
         return {"count": jnp.zeros((), jnp.int32), "step": jnp.zeros((), jnp.int32), "ok": jnp.ones((), bool)}
 
     for chunk in (3, 21):
-        cfg = SimpleNamespace(total_env_steps=21, num_envs=1, warmup_steps=0, chunk_size=chunk)
-        train = build_train(init, iteration, None, cfg, {})
+        cfg = RunConfig(total_env_steps=21, num_envs=1, chunk_size=chunk)
+        train = make_trainer(init, iteration, None, cfg, {}, schedule(cfg))
         out = jax.jit(train)(jax.random.PRNGKey(0))["train_state"]
         assert int(out["count"]) == 3 and bool(out["ok"]), chunk
         for group in (None, 2):
             rs = jax.vmap(train.init)(jax.random.split(jax.random.PRNGKey(0), 4))
             chunk_fn = jax.jit(map_runs(train.train_chunk, group, shared_args=1))
-            for c in range(train.num_chunks):
-                rs, _ = chunk_fn(rs, jnp.int32(c * train.chunk_size))
+            for c in range(train.sizes.num_chunks):
+                rs, _ = chunk_fn(rs, jnp.int32(c * train.sizes.iters_per_chunk))
             np.testing.assert_array_equal(rs["count"], 3)
             assert bool(rs["ok"].all())

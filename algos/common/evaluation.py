@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from algos.common import stats
 
 
 def _rollout_stats(env, params, policy, key, num_envs: int, num_steps: int):
@@ -53,16 +54,18 @@ def rollout_stats_runs(env, params, act, runs, key, num_envs: int, num_steps: in
     return jax.vmap(one_run)(runs)
 
 
-def summarise(stats: dict) -> dict:
-    """Mean and 95 % normal-approximation half-width over envs for each entry."""
-    out = {}
-    for name, values in stats.items():
-        values = np.asarray(values, dtype=np.float64).reshape(len(values), -1).mean(-1)
-        half = 1.96 * values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else 0.0
-        out[name] = {"mean": float(values.mean()), "ci95": float(half)}
-    return out
-
-
 def evaluate(env, params, policy, key, num_envs: int = 64, num_steps: int = 100) -> dict:
-    """`summarise(rollout_stats(...))`: ``{metric: {"mean", "ci95"}}``."""
-    return summarise(rollout_stats(env, params, policy, key, num_envs, num_steps))
+    """``{metric: {"mean", "ci95", "std", "n"}}`` of a heuristic over ``num_envs`` envs (Student t
+    over the per-env means, `algos.common.stats`)."""
+    return stats.summarise(rollout_stats(env, params, policy, key, num_envs, num_steps))
+
+
+def evaluate_runs(env, params, trainer, runs_state, key, num_envs: int, num_steps: int) -> dict:
+    """The deterministic policy of every trained run on the same envs and keys as `evaluate`:
+    ``{"per_run": [{metric: stat over envs}], "over_runs": {metric: stat over the runs' means},
+    "run_means": {metric: float[runs]}}``."""
+    raw = jax.device_get(rollout_stats_runs(env, params, trainer.act, runs_state, key, num_envs, num_steps))
+    n_runs = len(next(iter(raw.values())))
+    run_means = {k: np.asarray(v, np.float64).mean(-1) for k, v in raw.items()}
+    return {"per_run": [stats.summarise({k: v[i] for k, v in raw.items()}) for i in range(n_runs)],
+            "over_runs": stats.summarise(run_means), "run_means": run_means}

@@ -17,7 +17,19 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-DEFAULT_BUDGET_BYTES = int(float(os.environ.get("JAXEDGE_REPLAY_BUDGET_GB", "4")) * 2**30)
+BUDGET_ENV = "JAXEDGE_REPLAY_BUDGET_GB"
+
+
+def default_budget_bytes() -> int:
+    """The replay memory budget: ``$JAXEDGE_REPLAY_BUDGET_GB`` GiB (default 4), read when checked."""
+    text = os.environ.get(BUDGET_ENV, "4")
+    try:
+        gib = float(text)
+    except ValueError:
+        gib = float("nan")
+    if not np.isfinite(gib) or gib <= 0:
+        raise ReplayMemoryError(f"{BUDGET_ENV} must be a positive number of GiB, got {text!r}")
+    return int(gib * 2**30)
 
 
 class ReplayMemoryError(ValueError):
@@ -45,7 +57,7 @@ def check_memory(capacity: int, example, runs: int = 1, budget_bytes: int | None
 
     The budget defaults to 4 GiB (env var ``JAXEDGE_REPLAY_BUDGET_GB``). Returns the byte count.
     """
-    budget = DEFAULT_BUDGET_BYTES if budget_bytes is None else int(budget_bytes)
+    budget = default_budget_bytes() if budget_bytes is None else int(budget_bytes)
     need = buffer_bytes(capacity, example, runs)
     if need > budget:
         per = transition_bytes(example)

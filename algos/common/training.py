@@ -1,17 +1,23 @@
-"""The chunked training driver shared by every learner (PureJaxRL style).
+"""The typed trainer contract shared by every learner (PureJaxRL style) and the pieces it is built from.
 
-An algorithm module provides ``init(key, hp) -> runner_state`` and ``iteration(runner_state) ->
-(runner_state, metrics)`` (one vector env step plus its gradient updates; ``iteration(runner_state,
-i)`` also gets the global iteration index, which is *unbatched* under a seed ``vmap``, so periodic
-work gated on it stays a real ``lax.cond`` instead of a select that runs and copies both branches);
-`build_train` turns them into the algorithm contract:
+A learner module provides ``Config`` (a `RunConfig` subclass) and ``make_train(cfg, env, params) ->
+Trainer``. The `Trainer` is the one object every consumer uses (the CLI, evaluation, checkpoints,
+sweeps, the reproduction runner):
 
-    train = make_train(cfg, env, params)
-    out = jax.jit(train)(key)                                # {"train_state", "metrics"}
-    outs = jax.jit(jax.vmap(train))(keys)                    # many seeds, one call
-    rs = train.init(key, hp)                                 # the chunk API the CLI uses
-    rs, metrics = train.train_chunk(rs, start)               # chunk_size iterations in lax.scan;
-                                                             # start = chunk index x chunk_size
+    trainer = algos.maddpg.make_train(cfg, env, params)
+    out = jax.jit(trainer)(key)                              # {"train_state", "metrics"}
+    outs = jax.jit(jax.vmap(trainer))(keys)                  # many seeds, one call
+    rs = trainer.init(key, hp)                               # the chunk API the CLI drives
+    rs, metrics = trainer.train_chunk(rs, start)             # sizes.iters_per_chunk iterations from
+                                                             # global iteration ``start``
+    action = trainer.act(rs, obs)                            # deterministic policy, one env
+
+One *iteration* is whatever the learner needs: one vector env step plus its gradient updates
+(off-policy, ``env_steps_per_iter = num_envs``) or a rollout of T vector steps plus epochs of
+minibatch updates (on-policy, ``env_steps_per_iter = num_envs * T``); `schedule` turns the run
+config into iteration counts either way. ``iteration(rs, i)`` always receives the global iteration
+index ``i``, which is *unbatched* under a seed ``vmap``, so periodic work gated on it stays a real
+``lax.cond`` instead of a select that runs and copies both branches.
 
 Swept hyperparameters ``hp`` (a dict of float32 scalars, defaults from the ``Config``) are *traced*:
 they live in the runner state, so ``jax.vmap`` over seeds x hyperparameter values is one compiled call.
@@ -20,9 +26,8 @@ they live in the runner state, so ``jax.vmap`` over seeds x hyperparameter value
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -33,9 +38,161 @@ from algos.common import replay
 from jaxedge.wrappers import VecEnv
 
 
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """The run-size fields every learner's ``Config`` extends (and may re-default)."""
+
+    total_env_steps: int = 64_000  # transitions of every parallel env, warm-up included; rounded up to whole chunks
+    num_envs: int = 16  # parallel envs per vector step
+    chunk_size: int = 500  # iterations per compiled chunk (one checkpoint, one progress update each)
+
+    def __post_init__(self):
+        for name in ("total_env_steps", "num_envs", "chunk_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{type(self).__name__}.{name} must be an int >= 1, got {value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class OffPolicyConfig(RunConfig):
+    """`RunConfig` plus the replay fields of the off-policy learners."""
+
+    batch_size: int = 256
+    buffer_size: int = 50_000
+    warmup_steps: int = 1_000  # env steps of uniformly random actions before learning
+    updates_per_step: int = 1  # gradient updates per vector env step
+    max_grad_norm: float = 1.0
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("batch_size", "buffer_size", "updates_per_step"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{type(self).__name__}.{name} must be an int >= 1, got {value!r}")
+        if not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
+            raise ValueError(f"{type(self).__name__}.warmup_steps must be an int >= 0, got {self.warmup_steps!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+    """Static iteration counts of a run (see `schedule`)."""
+
+    env_steps_per_iter: int  # transitions of all parallel envs per iteration
+    iters_per_chunk: int
+    num_chunks: int
+    warmup_iters: int  # random-action iterations without updates, inside the first chunk(s)
+
+    @property
+    def total_iters(self) -> int:
+        return self.num_chunks * self.iters_per_chunk
+
+    @property
+    def learn_iters(self) -> int:
+        """Iterations with updates: they drive the exploration schedules."""
+        return max(1, self.total_iters - self.warmup_iters)
+
+    @property
+    def env_steps_per_chunk(self) -> int:
+        return self.iters_per_chunk * self.env_steps_per_iter
+
+    @property
+    def warmup_env_steps(self) -> int:
+        return self.warmup_iters * self.env_steps_per_iter
+
+    @property
+    def total_env_steps(self) -> int:
+        return self.total_iters * self.env_steps_per_iter
+
+
+def schedule(cfg: RunConfig, env_steps_per_iter: int | None = None, warmup_steps: int = 0) -> Sizes:
+    """Iteration counts from the config (static ints); ``env_steps_per_iter`` defaults to
+    ``cfg.num_envs`` (one vector step per iteration, the off-policy case).
+
+    ``cfg.total_env_steps`` is rounded up to whole chunks; at least one iteration learns.
+    """
+    per_iter = cfg.num_envs if env_steps_per_iter is None else int(env_steps_per_iter)
+    total_iters = max(1, math.ceil(cfg.total_env_steps / per_iter))
+    warmup_iters = min(math.ceil(warmup_steps / per_iter), total_iters - 1)
+    chunk = max(1, min(cfg.chunk_size, total_iters))
+    return Sizes(env_steps_per_iter=per_iter, iters_per_chunk=chunk,
+                 num_chunks=math.ceil(total_iters / chunk), warmup_iters=warmup_iters)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReplaySpec:
+    """What one run's replay holds: one example transition (a pytree of ``ShapeDtypeStruct``) and
+    the capacity. `check` raises `replay.ReplayMemoryError` above the budget, before compiling."""
+
+    example: Any
+    capacity: int
+
+    def bytes(self, runs: int = 1) -> int:
+        return replay.buffer_bytes(self.capacity, self.example, runs)
+
+    def check(self, runs: int = 1) -> int:
+        return replay.check_memory(self.capacity, self.example, runs)
+
+
+def replay_capacity(cfg: OffPolicyConfig, sizes: Sizes) -> int:
+    """A buffer larger than every transition the run will ever collect is wasted memory."""
+    return int(min(cfg.buffer_size, sizes.total_env_steps))
+
+
 def hparams(cfg, names) -> dict:
     """The traced hyperparameters of ``cfg`` as float32 scalars."""
     return {n: jnp.asarray(getattr(cfg, n), jnp.float32) for n in names}
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Trainer:
+    """A learner, ready to run: pure functions plus the static facts about the run.
+
+    Callable as ``trainer(key, hp=None) -> {"train_state", "metrics"}`` (the whole run: ``init`` then
+    every chunk in ``lax.scan``), so ``jax.jit`` and ``jax.vmap`` apply to it directly.
+    """
+
+    init: Callable  # (key, hp=None) -> runner state; hp: traced hyperparameter overrides
+    train_chunk: Callable  # (rs, start) -> (rs, metrics averaged over the chunk)
+    act: Callable  # (rs, obs) -> the env action of the deterministic policy, one env
+    config: RunConfig
+    sizes: Sizes
+    default_hp: Mapping[str, jax.Array]  # the traced hyperparameters and their defaults
+    replay: ReplaySpec | None = None  # None: no replay (on-policy)
+
+    def __call__(self, key, hp=None):
+        rs = self.init(key, hp)
+        starts = jnp.arange(self.sizes.num_chunks, dtype=jnp.int32) * self.sizes.iters_per_chunk
+        rs, metrics = jax.lax.scan(self.train_chunk, rs, starts)
+        return {"train_state": rs, "metrics": metrics}
+
+
+def make_trainer(init: Callable, iteration: Callable, act: Callable, cfg: RunConfig, default_hp: dict,
+                 sizes: Sizes, replay_spec: ReplaySpec | None = None) -> Trainer:
+    """Assemble a `Trainer` from ``init(key, hp) -> rs`` and ``iteration(rs, i) -> (rs, metrics)``."""
+    default_hp = dict(default_hp)
+
+    def fill_hp(hp):
+        full = dict(default_hp)
+        if hp:
+            unknown = set(hp) - set(full)
+            if unknown:
+                raise ValueError(f"unknown traced hyperparameters {sorted(unknown)}; valid: {sorted(full)}")
+            full.update({k: jnp.asarray(v, jnp.float32) for k, v in hp.items()})
+        return full
+
+    def init_fn(key, hp=None):
+        return init(key, fill_hp(hp))
+
+    def train_chunk(runner_state, start):
+        """``iters_per_chunk`` iterations from global iteration ``start`` (required: a default of 0
+        would silently restart periodic work every chunk; a scalar shared by every run: keep it out
+        of the seed vmap, as `map_runs` does, so periodic conds stay lazy)."""
+        steps = jnp.asarray(start, jnp.int32) + jnp.arange(sizes.iters_per_chunk, dtype=jnp.int32)
+        runner_state, metrics = jax.lax.scan(iteration, runner_state, steps)
+        return runner_state, jax.tree_util.tree_map(lambda m: m.mean(0), metrics)
+
+    return Trainer(init=init_fn, train_chunk=train_chunk, act=act, config=cfg, sizes=sizes,
+                   default_hp=default_hp, replay=replay_spec)
 
 
 def make_optimizer(max_grad_norm: float):
@@ -45,27 +202,6 @@ def make_optimizer(max_grad_norm: float):
         return optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.adam(learning_rate))
 
     return optax.inject_hyperparams(build)
-
-
-def schedule_sizes(cfg) -> dict:
-    """Iteration counts from the config (static ints). One iteration = one vector env step.
-
-    ``total_env_steps`` counts transitions of every parallel env, the warm-up (random actions, no
-    updates; the first ``warmup_iters`` iterations of the first chunk) included; it is rounded up to
-    whole chunks. ``learn_iters`` (iterations with updates) drive the exploration schedules.
-    """
-    total_iters = max(1, math.ceil(cfg.total_env_steps / cfg.num_envs))
-    warmup_iters = min(math.ceil(cfg.warmup_steps / cfg.num_envs), total_iters - 1)
-    chunk = max(1, min(cfg.chunk_size, total_iters))
-    num_chunks = math.ceil(total_iters / chunk)
-    return dict(
-        warmup_iters=warmup_iters,
-        chunk_size=chunk,
-        num_chunks=num_chunks,
-        total_iters=num_chunks * chunk,
-        learn_iters=max(1, num_chunks * chunk - warmup_iters),
-        env_steps=num_chunks * chunk * cfg.num_envs,
-    )
 
 
 def gated_updates(learning, update, rs, keys, frozen=("buffer", "env_state", "obs")):
@@ -123,12 +259,6 @@ def select(pred, a, b):
     return jax.tree_util.tree_map(lambda x, y: jnp.where(pred, x, y), a, b)
 
 
-def replay_capacity(cfg) -> int:
-    """A buffer larger than every transition the run will ever collect is wasted memory."""
-    sizes = schedule_sizes(cfg)
-    return int(min(cfg.buffer_size, sizes["env_steps"]))
-
-
 def step_envs(env, keys, state, action, params):
     """`jaxedge.wrappers.VecEnv.step` plus the pre-reset ``env.global_state`` of every env (the
     critic's next-state input at episode ends)."""
@@ -143,56 +273,6 @@ def env_metrics(reward, info) -> dict:
     for name, value in info["metrics"].items():
         out[name] = jnp.asarray(value, jnp.float32).mean()
     return out
-
-
-def build_train(init: Callable, iteration: Callable, act: Callable, cfg, default_hp: dict) -> Callable:
-    """Assemble ``train(key, hp=None)`` with the chunk API attached as attributes."""
-    sizes = schedule_sizes(cfg)
-    chunk_size, num_chunks = sizes["chunk_size"], sizes["num_chunks"]
-
-    def fill_hp(hp):
-        full = dict(default_hp)
-        if hp:
-            unknown = set(hp) - set(full)
-            if unknown:
-                raise ValueError(f"unknown traced hyperparameters {sorted(unknown)}; valid: {sorted(full)}")
-            full.update({k: jnp.asarray(v, jnp.float32) for k, v in hp.items()})
-        return full
-
-    def init_fn(key, hp=None):
-        return init(key, fill_hp(hp))
-
-    with_index = len(inspect.signature(iteration).parameters) == 2
-
-    def train_chunk(runner_state, start):
-        """``chunk_size`` iterations from global iteration ``start`` (required: a default of 0 would
-        silently restart periodic work every chunk; a scalar shared by every run:
-        keep it out of the seed vmap, as `map_runs` does, so periodic conds stay lazy)."""
-
-        def body(rs, i):  # i: global iteration index, the same for every vmapped run (unbatched)
-            return iteration(rs, i) if with_index else iteration(rs)
-
-        steps = jnp.asarray(start, jnp.int32) + jnp.arange(chunk_size, dtype=jnp.int32)
-        runner_state, metrics = jax.lax.scan(body, runner_state, steps)
-        return runner_state, jax.tree_util.tree_map(lambda m: m.mean(0), metrics)
-
-    def train(key, hp=None):
-        rs = init_fn(key, hp)
-        starts = jnp.arange(num_chunks, dtype=jnp.int32) * chunk_size
-        rs, metrics = jax.lax.scan(train_chunk, rs, starts)
-        return {"train_state": rs, "metrics": metrics}
-
-    train.init = init_fn
-    train.train_chunk = train_chunk
-    train.act = act
-    train.config = cfg
-    train.chunk_size = chunk_size
-    train.num_chunks = num_chunks
-    train.env_steps_per_chunk = chunk_size * cfg.num_envs
-    train.warmup_env_steps = sizes["warmup_iters"] * cfg.num_envs  # inside the first chunk(s)
-    train.total_env_steps = sizes["env_steps"]
-    train.default_hp = dict(default_hp)
-    return train
 
 
 def map_runs(fn: Callable, group: int | None = None, shared_args: int = 0) -> Callable:
@@ -239,8 +319,3 @@ def _one_after_the_other(fn, runs, shared, n):
         return jax.tree_util.tree_map(lambda o, v: o.at[i].set(v), outs, out)
 
     return jax.lax.fori_loop(0, n, body, outs)
-
-
-def config_fields(cfg_cls) -> dict:
-    """``{name: default}`` of a Config dataclass."""
-    return {f.name: f.default for f in dataclasses.fields(cfg_cls)}

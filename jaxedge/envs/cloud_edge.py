@@ -219,6 +219,7 @@ class CloudEdge(MultiAgentEnv):
     n_channels: int = 8
     cache_slots: int = 16
     name: str = "cloud_edge"
+    presets: tuple = PRESETS
 
     def __post_init__(self):
         check_sizes(
@@ -234,7 +235,11 @@ class CloudEdge(MultiAgentEnv):
     @property
     def default_params(self) -> Params:
         """The small (S1) preset, with edges and UEs per edge capped at the static sizes."""
-        p = Params.small()
+        return self.preset_params("small")
+
+    def preset_params(self, name: str) -> Params:
+        """Preset ``name`` with its edges and UEs per edge capped at the static sizes."""
+        p = getattr(Params, name)()
         return p.replace(
             n_edges=min(p.n_edges, self.n_cells),
             ue_min=min(p.ue_min, self.ues_per_cell),

@@ -189,6 +189,7 @@ class CollabEdge(MultiAgentEnv):
     max_tasks: int = 100
     per_task: bool = True
     name: str = "collab_edge"
+    presets: tuple = ("paper", "literal")
 
     def __post_init__(self):
         check_sizes(self, n_servers=self.n_servers, max_tasks=self.max_tasks)
@@ -206,6 +207,9 @@ class CollabEdge(MultiAgentEnv):
     @property
     def default_params(self) -> Params:
         return Params.paper(self.n_servers, self.max_tasks, self.per_task)
+
+    def preset_params(self, name: str) -> Params:
+        return getattr(Params, name)(self.n_servers, self.max_tasks, self.per_task)  # per-server arrays
 
     @property
     def obs_dim(self) -> int:

@@ -190,6 +190,7 @@ class DTInference(MultiAgentEnv):
     n_tasks: int = 3
     obs_include_channel: bool = True  # A16; False = eq. 10 literally
     name: str = "dt_inference"
+    presets: tuple = ("calibrated", "paper")
 
     def __post_init__(self):
         check_sizes(self, n_users=self.n_users, n_servers=self.n_servers, n_tasks=self.n_tasks)

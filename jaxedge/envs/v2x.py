@@ -271,6 +271,7 @@ class V2X(MultiAgentEnv):
     n_vehicles: int = 10
     n_servers: int = 3
     name: str = "v2x"
+    presets: tuple = ("trend", "literal", "calibrated", "paper")
 
     def __post_init__(self):
         check_sizes(self, n_vehicles=self.n_vehicles, n_servers=self.n_servers)
@@ -283,6 +284,9 @@ class V2X(MultiAgentEnv):
     @property
     def default_params(self) -> Params:
         return Params.trend(self.n_servers)
+
+    def preset_params(self, name: str) -> Params:
+        return getattr(Params, name)(self.n_servers)  # the ES layout has one position per server
 
     @property
     def obs_dim(self) -> int:

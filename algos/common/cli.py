@@ -1,0 +1,191 @@
+"""The one command-line vocabulary of jaxedge, shared by scripts/train.py, scripts/evaluate.py and
+every benchmark: ``--env``, ``--size NAME=INT``, ``--preset``, ``--set KEY=VALUE``,
+``--sweep KEY=V1,V2``, ``--seeds``. Bad input raises `UsageError` with a one-line message; `main`
+prints it as ``PROG: error: ...`` and exits 2 (no traceback, no usage dump).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections.abc
+import dataclasses
+import itertools
+import sys
+import types
+import typing
+from typing import Callable, Sequence
+
+import jaxedge
+
+
+class UsageError(Exception):
+    """A bad command line: reported as one line."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are `UsageError` (one line, no usage dump)."""
+
+    def error(self, message):
+        raise UsageError(message)
+
+
+def main(run: Callable, parser: argparse.ArgumentParser, argv=None) -> int:
+    """Parse ``argv`` and call ``run(args)``; a `UsageError` (or a ``ValueError`` from a Config /
+    env check) becomes one line on stderr and exit status 2."""
+    prog = parser.prog
+    try:
+        run(parser.parse_args(argv))
+    except UsageError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+# ---- env ------------------------------------------------------------------------------------------
+def add_env_args(ap: argparse.ArgumentParser, default_env: str | None = "dt_inference") -> None:
+    ap.add_argument("--env", default=default_env, help=f"one of {jaxedge.list_envs()}")
+    ap.add_argument("--size", action="append", default=[], metavar="NAME=INT",
+                    help="static env size, e.g. --size n_users=4 (repeatable)")
+    ap.add_argument("--preset", default=None, help="Params preset of the env (e.g. calibrated, paper); "
+                                                   "sized by the --size values")
+
+
+def parse_sizes(items: Sequence[str]) -> dict:
+    sizes = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            if not sep or not name:
+                raise ValueError
+            sizes[name] = int(value)
+        except ValueError:
+            raise UsageError(f"--size expects NAME=INT, got {item!r}") from None
+    return sizes
+
+
+def make_env(name: str, size_items: Sequence[str] = (), preset: str | None = None):
+    """``(env, params)`` from the env flags; the preset receives the env's static sizes."""
+    if name not in jaxedge.list_envs():
+        raise UsageError(f"unknown env {name!r}; choose one of {jaxedge.list_envs()}")
+    try:
+        env = jaxedge.make(name, **parse_sizes(size_items))
+        return env, env.make_params(preset)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+
+
+# ---- learner config -------------------------------------------------------------------------------
+def add_config_args(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="Config field (repeatable); lists as comma lists (64,64), empty for ()")
+    ap.add_argument("--sweep", action="append", default=[], metavar="KEY=V1,V2,...",
+                    help="traced hyperparameter values, a grid over every --sweep (repeatable)")
+    ap.add_argument("--seeds", default="1", help="number of seeds N (runs seeds 0..N-1) or a comma list")
+    ap.add_argument("--total-steps", type=int, default=None, help="env steps per run (all parallel envs)")
+    ap.add_argument("--num-envs", type=int, default=None, help="parallel envs per run")
+
+
+def _scalar(kind, text: str):
+    if kind is bool:
+        if text.lower() in ("1", "true", "yes"):
+            return True
+        if text.lower() in ("0", "false", "no"):
+            return False
+        raise ValueError
+    if kind is int:
+        value = float(text)
+        if not value.is_integer():
+            raise ValueError
+        return int(value)
+    if kind is float:
+        return float(text)
+    return kind(text)
+
+
+def _describe(hint) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+
+
+def parse_value(key: str, text: str, hint):
+    """``text`` as the field type ``hint`` (int, float, bool, str, Sequence[int|float], Optional[...])."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    try:
+        if origin in (typing.Union, types.UnionType) and type(None) in args:
+            if text.lower() in ("none", "null"):
+                return None
+            (inner,) = [a for a in args if a is not type(None)]
+            return parse_value(key, text, inner)
+        if origin in (collections.abc.Sequence, list, tuple) or hint in (list, tuple):
+            item = args[0] if args else float
+            return tuple(_scalar(item, v.strip()) for v in text.split(",") if v.strip())
+        return _scalar(hint, text)
+    except (ValueError, TypeError):
+        raise UsageError(f"config key {key} expects {_describe(hint)}, got {text!r}") from None
+
+
+def parse_config(config_cls, set_items: Sequence[str] = (), total_steps: int | None = None,
+                 num_envs: int | None = None):
+    """A ``Config`` from ``--set`` items (and the run-size shortcuts); checked by its ``__post_init__``."""
+    hints = typing.get_type_hints(config_cls)
+    fields = {f.name for f in dataclasses.fields(config_cls)}
+    overrides = {}
+    for item in set_items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--set expects KEY=VALUE, got {item!r}")
+        if key not in fields:
+            raise UsageError(f"unknown config key {key!r}; valid keys: {', '.join(sorted(fields))}")
+        overrides[key] = parse_value(key, value, hints[key])
+    if total_steps is not None:
+        overrides["total_env_steps"] = total_steps
+    if num_envs is not None:
+        overrides["num_envs"] = num_envs
+    try:
+        return config_cls(**overrides)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+
+
+def parse_sweep(items: Sequence[str], traced: Sequence[str]) -> dict:
+    """``{key: [values]}`` from ``--sweep KEY=V1,V2`` items; only traced hyperparameters."""
+    sweep = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        if not sep:
+            raise UsageError(f"--sweep expects KEY=V1,V2,..., got {item!r}")
+        if key not in traced:
+            raise UsageError(f"cannot sweep {key!r} without recompiling; sweepable keys: {', '.join(traced)}")
+        try:
+            parsed = [float(v) for v in values.split(",") if v.strip()]
+        except ValueError:
+            raise UsageError(f"--sweep {key} expects numbers, got {values!r}") from None
+        if not parsed:
+            raise UsageError(f"--sweep {key} needs at least one value, got {values!r}")
+        sweep[key] = parsed
+    return sweep
+
+
+def parse_seeds(text: str) -> list[int]:
+    try:
+        if "," in text:
+            seeds = [int(s) for s in text.split(",") if s.strip()]
+            if not seeds:
+                raise ValueError
+            return seeds
+        count = int(text)
+    except ValueError:
+        raise UsageError(f"--seeds expects a count or a comma list of ints, got {text!r}") from None
+    if count < 1:
+        raise UsageError(f"--seeds must be >= 1, got {count}")
+    return list(range(count))
+
+
+def runs_grid(seeds: Sequence[int], sweep: dict) -> list[dict]:
+    """Runs = sweep grid x seeds, each ``{"run", "seed", "label", **values}`` (one vmapped row each)."""
+    grid = [dict(zip(sweep, combo)) for combo in itertools.product(*sweep.values())] or [{}]
+    runs = []
+    for values in grid:
+        label = ", ".join(f"{k}={v:g}" for k, v in values.items())
+        for seed in seeds:
+            runs.append({"run": len(runs), "seed": seed, "label": label, **values})
+    return runs

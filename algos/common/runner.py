@@ -1,0 +1,122 @@
+"""Drive a `Trainer` over many runs (seeds x sweep values) chunk by chunk: one compiled call per chunk,
+a progress bar, ``metrics.csv``, a checkpoint after every chunk and a bit-exact ``--resume``.
+
+    result = train_runs(trainer, runs, out, meta={...}, resume=True)
+    result.runner_state          # every run's final state, leading run axis
+    result.finished              # False when ``max_chunks`` stopped it early
+
+Used by scripts/train.py and the reproduction framework (benchmarks/reproduce), so both resume the
+same way. ``runs`` come from `algos.common.cli.runs_grid`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from algos.common import checkpoint, runlog
+from algos.common.training import Trainer, map_runs
+
+CPU_RUN_GROUP = 8  # runs vmapped together on a CPU (benchmarks/results/train_throughput*.md)
+LEVEL0 = {"xla_backend_optimization_level": 0}  # init runs once: level 0 halves its compile
+
+
+class TrainingDiverged(RuntimeError):
+    """A run's training metrics became non-finite."""
+
+
+@dataclasses.dataclass
+class RunResult:
+    runner_state: object  # leading run axis
+    rows: list  # metrics.csv rows of every chunk so far
+    finished: bool
+    init_s: float  # init compile + run (0 on resume)
+    first_chunk_s: float  # first chunk of this call, compile included
+    wall_s: float  # this run's wall time, earlier calls of a resumed run included
+
+
+def default_run_group(cfg) -> int | None:
+    """Runs vmapped together: all at once on an accelerator; on a CPU blocks of `CPU_RUN_GROUP`, or
+    one after the other for maddpg's ``discrete_actor_loss="expected"``, which jaxlib 0.10.2's CPU
+    backend crashes on under a run vmap (see `algos.common.training.map_runs`)."""
+    if jax.default_backend() != "cpu":
+        return None
+    return 1 if getattr(cfg, "discrete_actor_loss", None) == "expected" else CPU_RUN_GROUP
+
+
+def run_keys_hp(runs: list[dict], sweep_keys) -> tuple:
+    keys = jnp.stack([jax.random.PRNGKey(r["seed"]) for r in runs])
+    hp = {k: jnp.asarray([r[k] for r in runs], jnp.float32) for k in sweep_keys}
+    return keys, hp
+
+
+def train_runs(trainer: Trainer, runs: list[dict], out: Path, *, meta: dict, sweep_keys=(), resume: bool = False,
+               run_group: int | None | str = "auto", max_chunks: int | None = None, quiet: bool = False,
+               label: str = "train") -> RunResult:
+    """Train every run in ``runs`` in one compiled call per chunk, checkpointing into ``out``.
+
+    ``meta`` identifies the run (algo, env, sizes, config, runs, ...): it is saved with every
+    checkpoint and must match on ``resume``. Raises `TrainingDiverged` when a run's chunk metrics
+    are non-finite (the last good checkpoint is kept).
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    sizes = trainer.sizes
+    n = len(runs)
+    keys, hp = run_keys_hp(runs, sweep_keys)
+    group = default_run_group(trainer.config) if run_group == "auto" else run_group
+    init = jax.jit(jax.vmap(trainer.init), compiler_options=LEVEL0)
+    chunk_fn = jax.jit(map_runs(trainer.train_chunk, group, shared_args=1), donate_argnums=0)
+
+    t_start = time.perf_counter()
+    rows, start_chunk, prior_wall, init_s = [], 0, 0.0, 0.0
+    if resume and checkpoint.exists(out):
+        rs, saved = checkpoint.load(out, jax.eval_shape(init, keys, hp), expect=meta)
+        start_chunk, prior_wall = saved["chunk"], saved["wall_s"]
+        rows = runlog.read_csv(out / "metrics.csv", start_chunk)
+        print(f"resuming {out} from chunk {start_chunk}/{sizes.num_chunks}", file=sys.stderr)
+    else:
+        rs = jax.block_until_ready(init(keys, hp))
+        init_s = time.perf_counter() - t_start
+    replay_mib = trainer.replay.bytes(n) / 2**20 if trainer.replay else 0.0
+    print(f"{label}: {n} run(s) in one call, {sizes.num_chunks} chunks x {sizes.env_steps_per_chunk} env steps "
+          f"per run (first {sizes.warmup_env_steps} random warm-up), replay {replay_mib:.0f} MiB", file=sys.stderr)
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=sizes.total_env_steps * n, initial=start_chunk * sizes.env_steps_per_chunk * n,
+               unit="env-step", unit_scale=True, disable=quiet, dynamic_ncols=True, file=sys.stderr)
+    first_chunk_s, done = 0.0, start_chunk
+    stop = sizes.num_chunks if max_chunks is None else min(sizes.num_chunks, start_chunk + max_chunks)
+    for chunk in range(start_chunk, stop):
+        t0 = time.perf_counter()
+        rs, metrics = chunk_fn(rs, jnp.int32(chunk * sizes.iters_per_chunk))
+        metrics = jax.device_get(metrics)
+        dt = time.perf_counter() - t0
+        first_chunk_s = first_chunk_s or dt
+        bad = sorted({r["run"] for r in runs for v in metrics.values() if not np.isfinite(np.asarray(v)[r["run"]])})
+        if bad:
+            bar.close()
+            raise TrainingDiverged(f"run(s) {bad} produced non-finite training metrics in chunk {chunk}; the "
+                                   f"checkpoint in {out} holds the last finite chunk ({chunk})")
+        env_steps = (chunk + 1) * sizes.env_steps_per_chunk
+        rows += runlog.chunk_rows(chunk, env_steps, runs, sweep_keys, metrics)
+        wall = prior_wall + time.perf_counter() - t_start
+        checkpoint.save(out, rs, {**meta, "chunk": chunk + 1, "env_steps": env_steps, "wall_s": wall})
+        runlog.write_csv(out / "metrics.csv", rows)
+        bar.update(sizes.env_steps_per_chunk * n)
+        shown = {k: f"{float(np.mean(metrics[k])):.3f}" for k in ("reward", "cost") if k in metrics}
+        bar.set_postfix({"env-steps/s": f"{sizes.env_steps_per_chunk * n / dt:,.0f}", **shown})
+        done = chunk + 1
+    bar.close()
+    finished = done >= sizes.num_chunks
+    if not finished:
+        print(f"stopped after chunk {done}/{sizes.num_chunks}; continue with --resume", file=sys.stderr)
+    return RunResult(runner_state=rs, rows=rows, finished=finished, init_s=init_s, first_chunk_s=first_chunk_s,
+                     wall_s=prior_wall + time.perf_counter() - t_start)
