@@ -38,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-import jaxedge  # noqa: E402
 from algos import ALGOS  # noqa: E402
+from algos.common import cli  # noqa: E402
 from algos.common.training import map_runs  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -51,7 +51,7 @@ def compiled_case(algo, env, params, seeds, iters, buffer, group=None):
     module = ALGOS[algo]
     cfg = dataclasses.replace(module.Config(), warmup_steps=0, buffer_size=buffer, chunk_size=iters,
                               total_env_steps=10**9)
-    train = module.make_train(cfg, env, params)
+    train = module.make_train(cfg, env, params)  # a Trainer
     keys = jax.random.split(jax.random.PRNGKey(0), seeds)
     t0 = time.perf_counter()
     state = {"rs": jax.block_until_ready(jax.jit(jax.vmap(train.init))(keys)), "calls": 0}
@@ -93,10 +93,10 @@ def bench(algo, env, params, seeds, iters, repeats, buffer, group=None, single=N
     return row, timed_chunk
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> cli.Parser:
+    ap = cli.Parser(prog="train_throughput.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--algo", nargs="*", default=sorted(ALGOS), choices=sorted(ALGOS))
-    ap.add_argument("--env", default="dt_inference", choices=jaxedge.list_envs())
+    cli.add_env_args(ap)
     ap.add_argument("--seeds", nargs="*", type=int, default=[1, 8, 64])
     ap.add_argument("--iters", type=int, default=10, help="iterations per timed chunk call")
     ap.add_argument("--groups", nargs="*", type=int, default=[8],
@@ -108,7 +108,10 @@ def main(argv=None):
     ap.add_argument("--buffer", type=int, default=2_000, help="replay capacity per seed")
     ap.add_argument("--out", type=Path, default=RESULTS / "train_throughput")
     ap.add_argument("--replot", action="store_true", help="only rewrite the .md/.png from the .json")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(args):
     if args.replot:
         data = json.loads(args.out.with_suffix(".json").read_text())
         rows, meta = data["rows"], data["meta"]
@@ -121,8 +124,7 @@ def main(argv=None):
         write_reports(args, meta, rows)
         return
 
-    env = jaxedge.make(args.env)
-    params = env.default_params
+    env, params = cli.make_env(args.env, args.size, args.preset)
     device = jax.devices()[0]
     meta = {
         "env": args.env, "sizes": {f.name: getattr(env, f.name) for f in dataclasses.fields(env)},
@@ -199,4 +201,4 @@ def write_reports(args, meta, rows):
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(cli.main(main, build_parser()))

@@ -1,10 +1,17 @@
-"""Pieces shared by learners.
+"""Pieces shared by learners, each a small module with its own tests.
 
-* `networks`: MLP, dueling branching heads, per-agent stacked parameters, soft updates, schedules.
-* `actions`: `ActionSpec` (policy heads for Discrete / MultiDiscrete / Hybrid spaces: Gumbel-softmax
-  straight-through one-hots, eps_min-floored sigmoid or tanh shares) and `DiscretisedActions` (DQN).
+* `training`: the typed contract — `RunConfig` / `OffPolicyConfig` (the base of every learner's
+  ``Config``), `schedule` -> `Sizes`, `Trainer` (``init``, ``train_chunk``, ``act``, sizes, traced
+  hyperparameter defaults, `ReplaySpec`) built by `make_trainer`; batched env stepping, `map_runs`.
+* `runner`: drives a Trainer over seeds x sweep values chunk by chunk (progress, CSV, checkpoints,
+  bit-exact resume) — used by scripts/train.py and the reproduction framework.
+* `cli`: the one ``--env/--size/--preset/--set/--sweep/--seeds`` vocabulary and one-line errors.
+* `checkpoint` (msgpack + JSON sidecar), `runlog` (metrics.csv, curves.png), `stats` (the one
+  statistics helper: mean with a Student-t 95 % CI; one run has none).
+* `networks`: MLP, dueling and structured heads, soft updates, schedules.
+* `actions`: `ActionSpec` (policy heads for Discrete / MultiDiscrete / Hybrid spaces) and
+  `DiscretisedActions` (DQN).
 * `replay`: fixed-capacity ring buffer living in the scan state, memory checked at config time.
-* `training`: the chunked driver (`build_train`: ``train(key, hp)``, ``train.init``,
-  ``train.train_chunk``), traced hyperparameters, batched env stepping with the final global state.
 * `evaluation`: deterministic rollouts over many envs -> the env's physical metrics.
+* `federated`, `twin_pool`: FedAvg / personalised FL and the eq. 23 digital-twin experience pool.
 """

@@ -72,6 +72,7 @@ Gaps filled and deviations (seed_004_spec.md §9, resolutions A1-A26; [G] defaul
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 from functools import partial
 
 import jax
@@ -219,7 +220,7 @@ class CloudEdge(MultiAgentEnv):
     n_channels: int = 8
     cache_slots: int = 16
     name: str = "cloud_edge"
-    presets: tuple = PRESETS
+    presets: ClassVar[tuple] = PRESETS
 
     def __post_init__(self):
         check_sizes(

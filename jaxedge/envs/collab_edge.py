@@ -66,6 +66,7 @@ Gaps filled and deviations (seed_003_spec.md):
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -189,7 +190,7 @@ class CollabEdge(MultiAgentEnv):
     max_tasks: int = 100
     per_task: bool = True
     name: str = "collab_edge"
-    presets: tuple = ("paper", "literal")
+    presets: ClassVar[tuple] = ("paper", "literal")
 
     def __post_init__(self):
         check_sizes(self, n_servers=self.n_servers, max_tasks=self.max_tasks)

@@ -43,6 +43,7 @@ Deviations from the paper and gaps filled (all from seed_000_spec.md; docs/DEVIA
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -190,7 +191,7 @@ class DTInference(MultiAgentEnv):
     n_tasks: int = 3
     obs_include_channel: bool = True  # A16; False = eq. 10 literally
     name: str = "dt_inference"
-    presets: tuple = ("calibrated", "paper")
+    presets: ClassVar[tuple] = ("calibrated", "paper")
 
     def __post_init__(self):
         check_sizes(self, n_users=self.n_users, n_servers=self.n_servers, n_tasks=self.n_tasks)

@@ -58,6 +58,7 @@ slices, raw observations, unclipped delays). ``default_params`` caps ``n_users``
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 import functools
 import itertools
 
@@ -191,7 +192,7 @@ class Slicing(MultiAgentEnv):
     action_mode: str = "full"
     coarse_unit: int = 3
     name: str = "slicing"
-    presets: tuple = ("paper", "alternative")
+    presets: ClassVar[tuple] = ("paper", "alternative")
 
     def __post_init__(self):
         check_sizes(self, n_aps=self.n_aps, max_users=self.max_users, n_slices=self.n_slices,

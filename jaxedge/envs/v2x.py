@@ -73,6 +73,7 @@ Presets (spec §7.3), the gaps they fill and the deviations (spec section in bra
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 import math
 
 import jax
@@ -271,7 +272,7 @@ class V2X(MultiAgentEnv):
     n_vehicles: int = 10
     n_servers: int = 3
     name: str = "v2x"
-    presets: tuple = ("trend", "literal", "calibrated", "paper")
+    presets: ClassVar[tuple] = ("trend", "literal", "calibrated", "paper")
 
     def __post_init__(self):
         check_sizes(self, n_vehicles=self.n_vehicles, n_servers=self.n_servers)
