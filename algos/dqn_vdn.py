@@ -53,6 +53,11 @@ class Config(OffPolicyConfig):
     eps_fraction: float = 0.5
     reward_scale: float = 1.0
 
+    def __post_init__(self):
+        super().__post_init__()
+        if not self.levels or any(not 0.0 < float(v) <= 1.0 for v in self.levels):
+            raise ValueError(f"Config.levels must be a non-empty list of shares in (0, 1], got {self.levels!r}")
+
 
 @struct.dataclass
 class TrainState:
