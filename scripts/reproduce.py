@@ -111,6 +111,9 @@ def settings_from(args, rep) -> Settings:
     if bad:
         raise cli.UsageError(f"unknown section(s) {bad}; choose among {', '.join(rep.sections)}")
     chosen = tuple(args.algos or rep.algos)
+    unknown = [a for a in chosen if a not in rep.algos]
+    if unknown:
+        raise cli.UsageError(f"--algos: seed {rep.seed} does not use {unknown}; choose among {', '.join(rep.algos)}")
     for flag in ("total_steps", "eval_envs", "eval_steps", "max_chunks"):
         value = getattr(args, flag)
         if value is not None and value < 1:
@@ -144,9 +147,10 @@ def run(args) -> dict:
         rep.plan(settings)  # a bad grid is a usage error, before anything runs
     except ValueError as err:
         raise cli.UsageError(str(err)) from None
-    if rep.profiles[settings.profile].fast_compile and "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+    flags = os.environ.get("XLA_FLAGS", "")
+    if rep.profiles[settings.profile].fast_compile and "xla_backend_optimization_level" not in flags:
         # read when the backend starts (first computation): a compile-bound smoke run compiles ~2.5x faster
-        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0").strip()
+        os.environ["XLA_FLAGS"] = (flags + " --xla_backend_optimization_level=0").strip()
     from benchmarks.reproduce.runner import reproduce as run_plan
 
     command = "python scripts/reproduce.py " + " ".join(args.argv)

@@ -26,6 +26,7 @@ TINY = ["--seed", "000", "--quick", "--only", "servers", "--algos", "dqn_vdn", "
 @pytest.mark.parametrize("flags, needle", [
     (["--seed", "999"], "no reproduction for seed '999'"),
     (["--only", "nothing"], "unknown section(s) ['nothing']"),
+    (["--algos", "maddpg", "grady"], "does not use ['grady']"),
     (["--set", "no_such_field=1"], "has a field 'no_such_field'"),
     (["--set", "nolearner:lr_actor=1"], "unknown learner 'nolearner'"),
     (["--set", "maddpg:batch_size=abc"], "config key batch_size expects int, got 'abc'"),

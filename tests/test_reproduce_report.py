@@ -11,7 +11,7 @@ import numpy as np
 from algos.common.stats import mean_ci
 from benchmarks import reproduce
 from benchmarks.reproduce import Settings, report, runner
-from benchmarks.reproduce.claims import Results
+from benchmarks.reproduce.claims import Results, measured
 
 REP = reproduce.load("000")
 
@@ -104,7 +104,8 @@ def test_json_is_clean_and_compact(tmp_path):
     text = path.read_text()
     assert "[1.0,null,0.123457]" in text
     assert report.read_json(path) == {"a": [1.0, None, 0.123457], "b": {"c": None}}
-    assert Results({"runs": {"r": {"status": "done", "final": {"d": {"mean": None}}}}}).final("r", "d") == {"mean": None}
+    stored = Results({"runs": {"r": {"status": "done", "final": {"d": {"mean": None}}}}})
+    assert stored.final("r", "d") == {"mean": None} and not measured(stored.final("r", "d"))
 
 
 def test_learning_curve_from_chunk_rows():
@@ -121,7 +122,8 @@ def test_learner_config_layers_overrides_sets_and_variant():
                         {"n_users": 2, "n_servers": 2, "n_tasks": 2}, "calibrated", {"fl_mode": "fedavg"})
     settings = Settings(profile="quick", total_steps=800, seeds=(0, 1), eval_envs=4, eval_steps=5, eval_seed=0,
                         grids={}, overrides={"num_envs": 4, "no_such_field": 1},
-                        sets=((None, "batch_size", "16"), ("maddpg", "lr_actor", "0.5"), ("maddpg_cgan", "k_sync", "2")))
+                        sets=((None, "batch_size", "16"), ("maddpg", "lr_actor", "0.5"),
+                              ("maddpg_cgan", "k_sync", "2")))
     cfg = runner.learner_config(algos.ALGOS["maddpg_cgan"], job, settings)
     assert (cfg.num_envs, cfg.batch_size, cfg.k_sync, cfg.fl_mode, cfg.total_env_steps) == (4, 16, 2, "fedavg", 800)
     assert cfg.lr_actor == algos.ALGOS["maddpg_cgan"].Config().lr_actor  # scoped to maddpg only

@@ -211,7 +211,8 @@ def _header(rep, results: Results) -> list[str]:
         + (f"; fewer than 5 seeds: verdicts are indicative only" if len(seeds) < 5 else "") + ".",
         "* Learners use their `Config` defaults otherwise"
         + (f", with {json.dumps(meta['overrides'])}" if meta.get("overrides") else "")
-        + ("; `--set` " + ", ".join(f"{a + ':' if a else ''}{k}={v}" for a, k, v in meta["sets"]) if meta.get("sets") else "")
+        + ("; `--set` " + ", ".join(f"{a + ':' if a else ''}{k}={v}" for a, k, v in meta["sets"])
+           if meta.get("sets") else "")
         + ".",
         f"* Evaluation: deterministic policies (argmax / noiseless), {meta.get('eval_envs')} envs × "
         f"{meta.get('eval_steps')} steps on the same keys (seed {meta.get('eval_seed')}) for every algo and "
@@ -221,9 +222,8 @@ def _header(rep, results: Results) -> list[str]:
 
 
 def write_markdown(rep, results: Results, path: Path) -> None:
-    lines = _header(rep, results) + list(rep.setup(results)) + [VERDICT_RULE, "", "## Claims", "",
-                                                               "| # | claim | paper | ours | verdict | reason (computed) |",
-                                                               "|---|---|---|---|---|---|"]
+    lines = _header(rep, results) + list(rep.setup(results)) + [VERDICT_RULE, "", "## Claims", ""]
+    lines += ["| # | claim | paper | ours | verdict | reason (computed) |", "|---|---|---|---|---|---|"]
     for c in results.data.get("claims", []):
         lines.append(f"| {c['id']} | {_esc(c['claim'])} | {_esc(c['paper'])} | {_esc(c['ours'])} | "
                      f"**{c['verdict']}** | {_esc(c['reason'])} |")

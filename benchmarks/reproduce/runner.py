@@ -10,7 +10,8 @@
   invocation keeps every finished job; with ``resume=True`` a finished job whose signature (algo,
   env scenario, full Config, seeds, evaluation) matches is kept, and an interrupted one resumes from
   its checkpoint. The checkpoint's state file is deleted once the job's result is in the JSON
-  (replay buffers make it large); ``metrics.csv`` stays.
+  (replay buffers make it large; ``keep_checkpoints`` keeps it, and a later ``resume`` with other
+  evaluation settings then re-evaluates without retraining); ``metrics.csv`` stays.
 """
 
 from __future__ import annotations
@@ -74,14 +75,34 @@ def make_env(job: Job):
     return env, env.make_params(job.preset)
 
 
+def training_signature(job: Job, settings: Settings, cfg) -> dict:
+    """What a learner's checkpoint must match to be resumed: everything that shapes its training."""
+    return {"algo": job.algo, "env": job.env, "sizes": dict(job.sizes), "preset": job.preset,
+            "variant": dict(job.variant), "seeds": list(settings.seeds),
+            "config": json.loads(json.dumps(dataclasses.asdict(cfg)))}
+
+
 def signature(job: Job, settings: Settings, cfg=None) -> dict:
-    """What a stored result (and a checkpoint) must match to be reused by ``resume``."""
-    sig = {"algo": job.algo, "env": job.env, "sizes": dict(job.sizes), "preset": job.preset,
-           "eval": [settings.eval_envs, settings.eval_steps, settings.eval_seed]}
-    if cfg is not None:
-        sig.update(variant=dict(job.variant), seeds=list(settings.seeds),
-                   config=json.loads(json.dumps(dataclasses.asdict(cfg))))
-    return sig
+    """What a stored result must match to be reused by ``resume``: the training signature (learners)
+    plus the evaluation settings."""
+    base = training_signature(job, settings, cfg) if cfg is not None else {
+        "algo": job.algo, "env": job.env, "sizes": dict(job.sizes), "preset": job.preset}
+    return {**base, "eval": [settings.eval_envs, settings.eval_steps, settings.eval_seed]}
+
+
+def build_learner(job: Job, settings: Settings):
+    """``(env, params, cfg, trainer)`` of a learner job (nothing compiled); `JobSkipped` when its
+    Config cannot take the job's variant."""
+    import algos
+
+    module = algos.ALGOS[job.algo]
+    env, params = make_env(job)
+    cfg = learner_config(module, job, settings)
+    trainer = algos.make_trainer(job.algo, cfg, env, params)
+    if trainer.sizes.env_steps_per_iter != cfg.num_envs:  # on-policy: iterations of several vector steps
+        cfg = learner_config(module, job, settings, trainer.sizes.env_steps_per_iter)
+        trainer = algos.make_trainer(job.algo, cfg, env, params)
+    return env, params, cfg, trainer
 
 
 def _eval_key(settings: Settings):
@@ -125,25 +146,18 @@ def run_learner(job: Job, settings: Settings, rep: Reproduction, out: Path, *, r
                 max_chunks: int | None = None, quiet: bool = True, keep_checkpoints: bool = False) -> dict:
     import jax
 
-    import algos
     from algos.common import checkpoint, cli
     from algos.common.evaluation import evaluate_runs
     from algos.common.runner import train_runs
 
-    module = algos.ALGOS[job.algo]
-    env, params = make_env(job)
-    cfg = learner_config(module, job, settings)
-    trainer = algos.make_trainer(job.algo, cfg, env, params)
-    if trainer.sizes.env_steps_per_iter != cfg.num_envs:  # on-policy: iterations of several vector steps
-        cfg = learner_config(module, job, settings, trainer.sizes.env_steps_per_iter)
-        trainer = algos.make_trainer(job.algo, cfg, env, params)
+    env, params, cfg, trainer = build_learner(job, settings)
     runs = cli.runs_grid(settings.seeds, {})
     if trainer.replay is not None:
         trainer.replay.check(len(runs))
     sig = signature(job, settings, cfg)
     ckpt = checkpoint_dir(out, rep, job)
     t0, c0 = time.perf_counter(), time.process_time()
-    kwargs = dict(meta=sig, max_chunks=max_chunks, quiet=quiet, label=job.id)
+    kwargs = dict(meta=training_signature(job, settings, cfg), max_chunks=max_chunks, quiet=quiet, label=job.id)
     try:
         result = train_runs(trainer, runs, ckpt, resume=resume, **kwargs)
     except checkpoint.CheckpointError as err:
@@ -153,7 +167,7 @@ def run_learner(job: Job, settings: Settings, rep: Reproduction, out: Path, *, r
     rec = {"kind": "learner", "signature": sig, "config": sig["config"], "n_seeds": len(runs),
            "seeds": list(settings.seeds), "env_steps": int(trainer.sizes.total_env_steps),
            "num_envs": int(cfg.num_envs), "warmup_env_steps": int(trainer.sizes.warmup_env_steps),
-           "checkpoint": str(ckpt), "init_s": result.init_s, "first_chunk_s": result.first_chunk_s,
+           "checkpoint": str(ckpt.relative_to(out)), "init_s": result.init_s, "first_chunk_s": result.first_chunk_s,
            "train_s": result.wall_s, "curve": learning_curve(result.rows, len(runs), rep.curve_metrics)}
     if not result.finished:
         done = len(rec["curve"]["env_steps"])
@@ -276,13 +290,11 @@ def _is_heuristic(job: Job) -> bool:
 
 def _same_job(prev: dict, job: Job, settings: Settings) -> bool:
     """A stored result is reused when it was made with the same signature (for a learner: the same
-    full Config, which `learner_config` rebuilds without compiling anything)."""
-    import algos
-
+    full Config, seeds and evaluation; the trainer is built, nothing is compiled)."""
     if _is_heuristic(job):
-        return prev.get("signature") == signature(job, settings)
+        return prev.get("signature") == report.clean(signature(job, settings))
     try:
-        cfg = learner_config(algos.ALGOS[job.algo], job, settings)
+        cfg = build_learner(job, settings)[2]
     except JobSkipped:
         return False
-    return prev.get("signature") == json.loads(json.dumps(signature(job, settings, cfg)))
+    return prev.get("signature") == report.clean(signature(job, settings, cfg))

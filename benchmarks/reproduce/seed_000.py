@@ -189,16 +189,17 @@ def claim1(results: Results) -> list[Claim]:
             if mean is None:
                 missing = sorted({a for p in points for a in (PROPOSED, against)
                                   if a != "best" and results.run(p["runs"].get(a)) is None})
-                reason = f"missing runs: {', '.join(missing) or 'none (no comparable values)'}" if points else "user sweep not run"
+                reason = (f"missing runs: {', '.join(missing) or 'none (no comparable values)'}" if points
+                          else "user sweep not run")
             else:
                 side = "> 0" if mean[1] > 0 else ("< 0" if mean[2] < 0 else "contains 0")
                 best = ", ".join(f"N^u={p['n_users']}: {label(n)}" for p, n in zip(points, names))
                 reason = (f"mean over {len(points)} user counts of ({who} - ours)/({who}); CI-implied interval {side}"
                           + (f" (best baseline: {best})" if against == "best" else "")
                           + ("; reference row, not a paper baseline" if against in REFERENCE_ROWS else ""))
+            paper = f"≈ {100 * claimed:.0f} % lower {metric}" + (" (vs 'the baselines')" if against == "best" else "")
             rows.append(_claim(f"1-{metric}" + ("" if against == "best" else f"-{against}"),
-                               f"Claim 1: {label(PROPOSED)} lowers {metric} vs {who}",
-                               f"≈ {100 * claimed:.0f} % lower {metric}" + (" (vs 'the baselines')" if against == "best" else ""),
+                               f"Claim 1: {label(PROPOSED)} lowers {metric} vs {who}", paper,
                                fmt_effect(mean, pct=True), verdict(mean, +1), reason, mean))
     return rows
 
@@ -215,7 +216,8 @@ def table3(results: Results) -> list[Claim]:
     rows = [_claim("T3-episodes", "Table 3: average convergence time (episodes to 95 % of the final return)",
                    "MADDPG 38, CGAN 60 (CGAN more: contradicts the text)",
                    f"MADDPG {fmt_stat(e_base)}, CGAN {fmt_stat(e_new)}", verdict(eff, +1),
-                   _diff_reason(eff, "episodes = env steps / L summed over the parallel envs of a seed; CGAN - MADDPG = "),
+                   _diff_reason(eff, "episodes = env steps / L summed over the parallel envs of a seed; "
+                                     "CGAN - MADDPG = "),
                    eff, maddpg=e_base, cgan=e_new)]
     sc, rec = conv.get("scenario", {}), results.run(new)
     paper = "5.31 -> 2.59 ms/step (x0.49)"
@@ -272,7 +274,8 @@ def fig5(results: Results) -> list[Claim]:
                _diff_reason(eff_sm, "per-seed std of the chunk-mean critic loss over the last half of training; "
                                     "CGAN - MADDPG = "), eff_sm, maddpg=sm_b, cgan=sm_n),
         _claim("F5-faster", "Fig. 5: faster convergence with the CGAN", "faster",
-               f"env steps to {100 * FRACTION:.0f} %: MADDPG {fmt_stat(st_b)}, CGAN {fmt_stat(st_n)}", verdict(eff_st, -1),
+               f"env steps to {100 * FRACTION:.0f} %: MADDPG {fmt_stat(st_b)}, CGAN {fmt_stat(st_n)}",
+               verdict(eff_st, -1),
                _diff_reason(eff_st, "training return curve; CGAN - MADDPG = "), eff_st, maddpg=st_b, cgan=st_n)]
 
 
@@ -285,7 +288,8 @@ def fig10(results: Results) -> list[Claim]:
         eff = effect_interval(a, b, "diff")
         rows.append(_claim(cid, f"Fig. 10: personalised FL reaches a higher final return than {name}", "higher",
                            f"personalised {fmt_stat(a)}, {name} {fmt_stat(b)}", verdict(eff, +1),
-                           _diff_reason(eff, "deterministic-policy return; difference = "), eff, personalised=a, other=b))
+                           _diff_reason(eff, "deterministic-policy return; difference = "), eff,
+                           personalised=a, other=b))
     a, b = steps_stat(results, pers), steps_stat(results, ids.get("fedavg"))
     eff = effect_interval(a, b, "diff")
     rows.append(_claim("F10-faster", "Fig. 10: personalised FL converges faster than FedAvg", "faster",
@@ -387,7 +391,8 @@ def tables(results: Results) -> list[str]:
         return []
     lines = ["", "## Convergence (Fig. 5, Table 3; Fig. 10)", "",
              "`reproduce_000_convergence.png`, `reproduce_000_fl.png`: training curves (exploring policy), mean and "
-             "95 % CI over seeds.", "", "| run | final return | env steps to 95 % | critic-loss std (last half) | wall s |",
+             "95 % CI over seeds.", "",
+             "| run | final return | env steps to 95 % | critic-loss std (last half) | wall s |",
              "|---|---:|---:|---:|---:|"]
     for name, rid in list(conv.items()) + [(f"FL {k}", v) for k, v in fl.items()]:
         rec = results.run(rid)
