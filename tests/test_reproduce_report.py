@@ -3,10 +3,12 @@ hand-made results. Nothing is trained or compiled."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
 import numpy as np
+import pytest
 
 from algos.common.stats import mean_ci
 from benchmarks import reproduce
@@ -129,9 +131,25 @@ def test_learner_config_layers_overrides_sets_and_variant():
     assert cfg.lr_actor == algos.ALGOS["maddpg_cgan"].Config().lr_actor  # scoped to maddpg only
     assert cfg.chunk_size == math.ceil(800 / 4 / runner.CURVE_POINTS)
     plain = reproduce.Job("dqn_vdn@u2m2", "dqn_vdn", "dt_inference", job.sizes, "calibrated", {"fl_mode": "fedavg"})
-    try:
+    with pytest.raises(runner.JobSkipped, match="fl_mode"):  # a variant field the Config lacks skips the job
         runner.learner_config(algos.ALGOS["dqn_vdn"], plain, settings)
-    except runner.JobSkipped as err:
-        assert "fl_mode" in str(err)
-    else:
-        raise AssertionError("a variant field the Config lacks must skip the job")
+
+
+def test_seed_000_plan_shares_jobs_and_folds_the_default_fl_variant():
+    full = REP.profiles["full"]
+    settings = Settings(profile="full", total_steps=full.total_steps, seeds=(0, 1, 2, 3, 4), eval_envs=8,
+                        eval_steps=5, eval_seed=0, grids=dict(full.grids), overrides={}, sections=REP.sections,
+                        algos=REP.algos)
+    plan = REP.plan(settings)
+    ids = [j.id for j in plan.jobs]
+    assert len(ids) == len(set(ids)) == 4 * 7 + 4 * 7 + 2  # two sweeps x 7 algos, + FedAvg and centralised
+    assert plan.layout["convergence"]["runs"]["maddpg"] == "maddpg@u8m6"  # shared with the server sweep
+    fl = plan.layout["fl"]["runs"]
+    assert fl["personalised"] == "maddpg_cgan@u8m6"  # the Config default: the plain run
+    assert fl["fedavg"] == "maddpg_cgan[fl_mode=fedavg]@u8m6" and fl["centralised"] == "maddpg_cgan[fl_mode=none]@u8m6"
+    job = next(j for j in plan.jobs if j.id == fl["fedavg"])
+    assert (job.env, job.preset, dict(job.sizes), dict(job.variant)) == (
+        "dt_inference", "calibrated", {"n_users": 8, "n_servers": 6, "n_tasks": 3}, {"fl_mode": "fedavg"})
+    assert plan.layout["convergence"]["scenario"]["act_numbers"] == 9
+    with pytest.raises(ValueError, match="profiles lack"):
+        dataclasses.replace(REP, profiles={"full": full})
