@@ -74,6 +74,8 @@ def parse_sets(items, learners) -> tuple:
         algo, colon, key = lhs.rpartition(":")
         if not sep or not key:
             raise cli.UsageError(f"--set expects [ALGO:]KEY=VALUE, got {item!r}")
+        if key in ("total_env_steps", "chunk_size"):
+            raise cli.UsageError(f"--set {key}: set by the framework (use --total-steps; chunks give the curve points)")
         targets = [algo] if colon else list(learners)
         if colon and algo not in algos.ALGOS:
             raise cli.UsageError(f"--set {item}: unknown learner {algo!r}; choose one of {sorted(algos.ALGOS)}")

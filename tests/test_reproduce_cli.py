@@ -31,6 +31,7 @@ TINY = ["--seed", "000", "--quick", "--only", "servers", "--algos", "dqn_vdn", "
     (["--set", "nolearner:lr_actor=1"], "unknown learner 'nolearner'"),
     (["--set", "maddpg:batch_size=abc"], "config key batch_size expects int, got 'abc'"),
     (["--set", "batch_size"], "--set expects [ALGO:]KEY=VALUE"),
+    (["--set", "maddpg:total_env_steps=5"], "use --total-steps"),
     (["--grid", "users=a"], "--grid users expects ints"),
     (["--grid", "planets=3"], "--grid expects NAME=V1,V2"),
     (["--grid", "default=8"], "grid default takes 2 value(s)"),

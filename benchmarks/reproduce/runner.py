@@ -295,6 +295,6 @@ def _same_job(prev: dict, job: Job, settings: Settings) -> bool:
         return prev.get("signature") == report.clean(signature(job, settings))
     try:
         cfg = build_learner(job, settings)[2]
-    except JobSkipped:
+    except (JobSkipped, ValueError):  # run_job records why
         return False
     return prev.get("signature") == report.clean(signature(job, settings, cfg))
