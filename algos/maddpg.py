@@ -207,7 +207,9 @@ class Core:
             out = self.actor.apply(a_params, obs_i)
             one_hot, cont = spec.sample(k, out, hp["gumbel_temperature"], 0.0)
             d = spec.heads * spec.n_choices
-            reg = hp["logit_reg"] * jnp.mean(out[..., :d] ** 2) + hp["share_reg"] * jnp.mean(out[..., d:] ** 2)
+            reg = hp["logit_reg"] * jnp.mean(out[..., :d] ** 2)
+            if out.shape[-1] > d:  # shares exist (hybrid); the mean of an empty slice would be NaN
+                reg = reg + hp["share_reg"] * jnp.mean(out[..., d:] ** 2)
             if self.cfg.discrete_actor_loss == "expected":
                 q = self.expected_q(q_params, x_i, own_slot, out, jax.lax.stop_gradient(one_hot))
             else:
