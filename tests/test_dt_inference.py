@@ -1,4 +1,7 @@
-"""Seed-000 `dt_inference`: NumPy-reference equivalence, constraints, battery/deadline rules, heuristics."""
+"""Seed-000 `dt_inference`: NumPy-reference equivalence, constraints, battery/deadline rules.
+
+Its heuristics are tested in tests/test_heuristics_dt_inference.py.
+"""
 
 import chex
 import jax
@@ -9,8 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jaxedge
-from algos import heuristics
-from algos.common.evaluation import rollout_stats
 from jaxedge.envs.dt_inference import Params
 from jaxedge.reference import dt_inference as ref
 from jaxedge.spaces import HybridAction
@@ -267,31 +268,3 @@ def test_decode_observation_round_trips_physical_state():
                         ("dist", state.dist), ("p_tx", state.p_tx),
                         ("f_server", jnp.broadcast_to(state.f_server, (3, 2)))]:
         np.testing.assert_allclose(info[name], truth, rtol=1e-5, err_msg=name)
-
-
-def test_oracle_beats_greedy_beats_random_on_tiny_instances():
-    env = jaxedge.make("dt_inference", n_users=2, n_servers=2, n_tasks=2)
-    params = env.default_params
-    key = jax.random.PRNGKey(0)
-    cost = {name: rollout_stats(env, params, heuristics.make_heuristic(env, name), key, 20, 5)["reward"]
-            for name in ("oracle", "greedy", "random")}
-    oracle, greedy, rand = (float(np.mean(cost[n])) for n in ("oracle", "greedy", "random"))
-    assert oracle >= greedy >= rand
-    assert (np.asarray(cost["oracle"]) >= np.asarray(cost["greedy"]) - 1e-4).all()
-
-
-def test_greedy_beats_random_and_all_local_on_cost():
-    env = jaxedge.make("dt_inference")
-    params = env.default_params
-    stats = {name: rollout_stats(env, params, heuristics.make_heuristic(env, name), jax.random.PRNGKey(1), 32, 50)
-             for name in ("greedy", "random", "local")}
-    greedy = np.asarray(stats["greedy"]["cost"])
-    assert greedy.mean() < 0.5 * np.asarray(stats["random"]["cost"]).mean()
-    assert greedy.mean() < np.asarray(stats["local"]["cost"]).mean()
-
-
-def test_oracle_refuses_large_instances():
-    with pytest.raises(ValueError, match="tiny"):
-        heuristics.make_heuristic(jaxedge.make("dt_inference"), "oracle")
-    with pytest.raises(ValueError, match="choose one of"):
-        heuristics.make_heuristic(jaxedge.make("dt_inference"), "nope")

@@ -211,6 +211,22 @@ def rate(bandwidth, log_sinr, params):
     return jnp.maximum(channel.shannon_rate(bandwidth, log_sinr), params.rate_floor)
 
 
+def local_compute(work, b, params):
+    """(T1(0), E^c) of a local task at CPU ratio b: W / (b F_UE) and kappa (b F_UE)^2 W (eqs. 2-3)."""
+    f_loc = b * params.f_ue
+    return work / f_loc, compute.compute_energy(work, f_loc, params.kappa)
+
+
+def cloud_time(t1, t21, t22, params):
+    """Finish time of a cloud task after ``t1`` of cloud computing: t1 + T22 (+ T21 with exec_time_fixed) ((12)/(U4), A16)."""
+    return t1 + t22 + jnp.where(params.exec_time_fixed, t21, 0.0)
+
+
+def weighted_cost(time, energy, params):
+    """w1 T + w2 E (eq. 13)."""
+    return params.w_time * time + params.w_energy * energy
+
+
 @dataclasses.dataclass(frozen=True)
 class CloudEdge(MultiAgentEnv):
     """Seed-004 env. Static sizes: edge cells, UE slots per cell, channels L, cache slots."""
@@ -426,15 +442,15 @@ class CloudEdge(MultiAgentEnv):
         r_dn, r_ec, r_ce = state.r_dn, self.per_ue(state.r_ec), self.per_ue(state.r_ce)  # eq. 4
 
         # Computation (eq. 2) and energy (eqs. 3, 6, 7).
-        f_loc = b * params.f_ue
+        t_loc, e_loc = local_compute(work, b, params)  # eqs. 2-3
         t1 = jnp.where(
-            x == 0, work / f_loc, jnp.where(x == 1, (1.0 - hit) * work / params.f_edge, work / params.f_cloud)
+            x == 0, t_loc, jnp.where(x == 1, (1.0 - hit) * work / params.f_edge, work / params.f_cloud)
         )  # eq. 2
         t1 = jnp.where(mask, t1, 0.0)
         t_up = compute.transmit_delay(jnp.where(tx, si, 0.0), r_up)
         t21 = jnp.where(tx, t_up + so / r_dn, 0.0)  # eq. 8
         t22 = jnp.where(off2, si / r_ec + so / r_ce, 0.0)  # eq. 9
-        e_c = jnp.where(loc, compute.compute_energy(work, f_loc, params.kappa), 0.0)  # eq. 3
+        e_c = jnp.where(loc, e_loc, 0.0)  # eq. 3
         e_u = jnp.where(tx, compute.transmit_energy(p_tx, t_up), 0.0)  # eq. 6
         energy = e_c + e_u  # eq. 7
 
@@ -443,10 +459,10 @@ class CloudEdge(MultiAgentEnv):
         cloud_sum = jnp.sum(jnp.where(off2, t1, 0.0))  # Q12 T1(2)
         tau = jnp.where(loc, t1, 0.0)  # T1(0)
         tau += jnp.where(off1, jnp.repeat(edge_sum, J, total_repeat_length=N), 0.0)
-        tau += jnp.where(off2, cloud_sum + t22 + jnp.where(params.exec_time_fixed, t21, 0.0), 0.0)  # (12)/(U4)
+        tau += jnp.where(off2, cloud_time(cloud_sum, t21, t22, params), 0.0)  # (12)/(U4)
         round_time = jnp.max(jnp.where(mask, tau, 0.0))  # (12): infinity norm
         total_energy = jnp.sum(energy)
-        cost = params.w_time * round_time + params.w_energy * total_energy  # (13)
+        cost = weighted_cost(round_time, total_energy, params)  # (13)
         reward = jnp.full((N,), -cost, jnp.float32)  # (23)/(27) shared
         vector_reward = jnp.stack(
             [-params.w_time * jnp.where(mask, tau, 0.0), -params.w_energy * energy], axis=-1

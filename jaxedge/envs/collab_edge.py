@@ -182,6 +182,17 @@ def decode_bits(u, params):
     return params.bits_min + u * (params.bits_max - params.bits_min)
 
 
+def workload(density, bits):
+    """g = rho_n d: a task's CPU cycles from its density and size (seed 003 §2.3)."""
+    return density * bits
+
+
+def service_delays(bits, cycles, queue, before, params):
+    """T^serv of one task on every ES behind backlog Q and same-slot work Qbef, float32[B] (eqs. 2, 4)."""
+    wait = queues.fcfs_wait(queue, before, params.freq)
+    return queues.service_delay(bits, params.rate, cycles, params.freq, wait)
+
+
 @dataclasses.dataclass(frozen=True)
 class CollabEdge(MultiAgentEnv):
     """Seed-003 env. Static sizes: ES count, padded tasks per slot, and the decision granularity."""
@@ -294,9 +305,8 @@ class CollabEdge(MultiAgentEnv):
 
     def candidate_delays(self, state: State, params: Params):
         """Per-task mode: service delay of the shown task on every ES, float32[B] (eqs. 2, 4)."""
-        cycles = params.density[state.task] * state.bits
-        wait = queues.fcfs_wait(state.queue, state.qbef, params.freq)
-        return queues.service_delay(state.bits, params.rate, cycles, params.freq, wait)
+        cycles = workload(params.density[state.task], state.bits)
+        return service_delays(state.bits, cycles, state.queue, state.qbef, params)
 
     def transition(self, state: State, action, draws: Draws, params: Params):
         """Deterministic step given this step's draws: what the NumPy reference mirrors."""
@@ -324,7 +334,7 @@ class CollabEdge(MultiAgentEnv):
         b = self.decode_action(action)[0]
         valid = state.t == state.period
         f_b, v_b = params.freq[b], params.rate[b]
-        cycles = params.density[state.task] * state.bits  # g = rho_n d
+        cycles = workload(params.density[state.task], state.bits)  # g = rho_n d
         wait = queues.fcfs_wait(state.queue[b], state.qbef[b], f_b)  # eq. 4
         delay = jnp.where(valid, queues.service_delay(state.bits, v_b, cycles, f_b, wait), 0.0)  # eq. 2
         wait = jnp.where(valid, wait, 0.0)
@@ -360,7 +370,7 @@ class CollabEdge(MultiAgentEnv):
     def _transition_slot(self, state: State, action, draws: Draws, params: Params):
         b = self.decode_action(action)[0]  # (S,)
         mask = jnp.arange(self.max_tasks) < state.n_tasks
-        cycles = jnp.where(mask, params.density * state.bits, 0.0)  # g_n = rho_n d_n (0 past N_t)
+        cycles = jnp.where(mask, workload(params.density, state.bits), 0.0)  # g_n = rho_n d_n (0 past N_t)
         before, arrived = queues.work_before_assigned(cycles, b, self.n_servers)  # eq. U2, in task order
         f_b, v_b = params.freq[b], params.rate[b]
         wait = jnp.where(mask, queues.fcfs_wait(state.queue[b], before, f_b), 0.0)  # eq. 4

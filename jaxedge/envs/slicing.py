@@ -9,7 +9,7 @@ delay = upload + compute + download (D1-D4); a user is satisfied when its delay 
 slice's tolerance (D5). The reward is the global r = alpha e^(-L) + (1 - alpha) e^phi (eq. R),
 identical for every agent, with L the mean delay over APs (eq. 6) and phi the mean satisfaction
 ratio (eq. 7). Actions never influence the next state (spec §2.5): the problem is a sequence of
-contextual bandits, so the exhaustive per-slot search (``algos.heuristics.slicing_oracle``) is the
+contextual bandits, so the exhaustive per-slot search (``algos.heuristics.slicing.oracle``) is the
 optimum.
 
 Observation (spec §4.1, A12): per AP ``[M_1..M_I, N_1..N_I]``, the slice totals of task data
@@ -147,6 +147,11 @@ class StepDraws:
     slice: jax.Array  # (B, U) int32
     fade_up: jax.Array  # (B, U) |h|^2 ~ Exp(1)
     fade_down: jax.Array  # (B, U)
+
+
+def annulus_distance(u, d_min, radius):
+    """Area-uniform distance in the annulus d_min <= d <= R from u ~ U[0, 1): the u-quantile (seed 001 §2.1, A5)."""
+    return jnp.sqrt(d_min**2 + u * (radius**2 - d_min**2)).astype(jnp.float32)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -328,10 +333,8 @@ class Slicing(MultiAgentEnv):
         return self.transition(state, action, self.sample_step(key, params), params)
 
     def initial_state(self, ep: EpisodeDraws, draws: StepDraws, params: Params) -> State:
-        # Area-uniform in the annulus d_min <= d <= R (A5).
-        d2 = params.d_min**2 + ep.radius_u * (params.radius**2 - params.d_min**2)
         return State(
-            dist=jnp.sqrt(d2).astype(jnp.float32),
+            dist=annulus_distance(ep.radius_u, params.d_min, params.radius),
             slice=draws.slice,
             fade_up=draws.fade_up,
             fade_down=draws.fade_down,

@@ -218,6 +218,14 @@ def es_distances(es_pos):
     return jnp.sqrt(jnp.sum(diff * diff, axis=-1))
 
 
+def wired_length(on_access, on_cpu, es_pos):
+    """Wire length d_aj from the access ES to the target ES, 0 when they coincide (eqs. 9-10).
+
+    Sums of one-hot products, not einsum: tiny batched dots are slow on CPU.
+    """
+    return jnp.sum(on_access[..., :, None] * es_distances(es_pos) * on_cpu[..., None, :], axis=(-2, -1))
+
+
 def routing(target, dist, params, n_servers):
     """Where a task's CPU and bandwidth come from (spec §2.6, S1, S5, A6, A13).
 
@@ -260,9 +268,21 @@ def delay_energy(bits, offloaded, f, b, power, gain_a, dist_a, d_wired, f_local,
     return delay, energy
 
 
+def capped_cost(delay, energy, params):
+    """(c, T, E): T and E clipped at ``cost_cap`` (A15), c = w T + (1 - w) E (eq. 23)."""
+    delay = jnp.minimum(delay, params.cost_cap)
+    energy = jnp.minimum(energy, params.cost_cap)
+    return params.w * delay + (1.0 - params.w) * energy, delay, energy
+
+
 def best_es_frequency(params):
     """f* = (w / (2 (1 - w) phi_es))^(1/3): the ES frequency minimising w T + (1 - w) E (S3)."""
     return compute.best_frequency(params.w, (1.0 - params.w) * params.phi_es, jnp.inf)
+
+
+def best_local_frequency(params):
+    """min(F_loc, (w / (2 (1 - w) phi_cv))^(1/3)): the local frequency minimising w T + (1 - w) E (S3, eqs. 3, 12)."""
+    return compute.best_frequency(params.w, (1.0 - params.w) * params.phi_cv, params.f_loc)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -413,16 +433,13 @@ class V2X(MultiAgentEnv):
         )
         power = frac[:, 0] * params.p_max  # p_i = a^p p_max (eq. 25)
         f_local = jnp.where(params.local_dvfs, frac[:, 1] * params.f_loc, params.f_loc)  # A7
-        # wire length d_aj (0 when access = target); sums of products, not einsum: tiny batched dots are slow on CPU
-        d_wired = jnp.sum(on_access[:, :, None] * es_distances(params.es_pos) * on_cpu[:, None, :], axis=(1, 2))
+        d_wired = wired_length(on_access, on_cpu, params.es_pos)  # d_aj, 0 when access = target
         delay, energy = delay_energy(
             state.bits, offloaded, f, b, power,
             jnp.sum(on_access * state.gain, -1), jnp.sum(on_access * dist, -1), d_wired, f_local, params,
         )
         clipped = (delay > params.cost_cap) | (energy > params.cost_cap)
-        delay = jnp.minimum(delay, params.cost_cap)  # A15
-        energy = jnp.minimum(energy, params.cost_cap)
-        cost = params.w * delay + (1.0 - params.w) * energy  # c_i = w T + (1 - w) E (eq. 23)
+        cost, delay, energy = capped_cost(delay, energy, params)  # c_i = w T + (1 - w) E, clipped (eq. 23, A15)
         reward = jnp.where(  # R = sum_i lambda_i R_i, lambda_i = 1/M (eq. 24, A1)
             params.reward_global, jnp.broadcast_to(-cost.mean(), cost.shape), -cost
         )

@@ -1,0 +1,184 @@
+"""Seed 000 (`dt_inference`) heuristics: all-local, the myopic greedy and the exhaustive oracle.
+
+Every delay, energy and cost is the env's own: `task_delay_energy` (eqs. 1-3, U1-U2) and
+`normalised_cost` (eq. 8, A8). The closed-form frequency and bandwidth optima (spec §3.2) take
+their coefficients from those two functions evaluated at f = 1 Hz and at the even bandwidth split.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from algos.heuristics.common import Policy
+from jaxedge import spaces
+from jaxedge.envs import dt_inference as dti
+from jaxedge.physics import compute, tasks
+
+ENV_NAME = "dt_inference"
+
+
+def option_cost(cycles, bits, freq, bandwidth, gain, dist, power, offloaded, f_user, params):
+    """The env's eq.-8 cost of one task run at ``freq`` (and sent over ``bandwidth`` if offloaded)."""
+    kappa = jnp.where(offloaded, params.kappa_server, params.kappa_user)
+    delay, energy, *_ = dti.task_delay_energy(
+        cycles, bits, freq, bandwidth, gain, dist, power, kappa, offloaded, params
+    )
+    return dti.normalised_cost(delay, energy, cycles, f_user, params)
+
+
+def frequency_coefficients(cycles, f_user, offloaded, params):
+    """``(a, e)`` with the eq.-8 cost of computing the task at f equal to a / f + e f^2.
+
+    Compute delay X / f and energy kappa f^2 X make that part of the cost linear in 1/f and f^2, so a
+    and e are the env's cost of the compute delay and of the charged compute energy at f = 1 Hz.
+    """
+    kappa = jnp.where(offloaded, params.kappa_server, params.kappa_user)
+    delay, energy, *_ = dti.task_delay_energy(
+        cycles, 0.0, 1.0, 1.0, 1.0, params.d_ref, 1.0, kappa, offloaded, params
+    )
+    time_coef = dti.normalised_cost(delay, 0.0, cycles, f_user, params)
+    energy_coef = dti.normalised_cost(0.0, energy, cycles, f_user, params)
+    return time_coef, jnp.maximum(energy_coef, 1e-60)  # guard: uncharged server energy gives e = 0
+
+
+def local(env: dti.DTInference) -> Policy:
+    """All-local: every task on its own device, asking for the whole CPU (split evenly by C2)."""
+
+    def policy(key, obs, state, params):
+        shape = (env.n_users, env.n_tasks)
+        return spaces.HybridAction(jnp.zeros(shape, jnp.int32), jnp.ones(shape + (2,)))
+
+    return policy
+
+
+def _server_option_costs(info, params):
+    """Myopic eq.-8 cost of running each task on each server with no contention, and its best f.
+
+    Returns ``(cost[N, M], freq[N, M])`` for one agent from its decoded observation.
+    """
+    cycles, bits = info["cycles"][:, None], info["bits"][:, None]
+    f_user, f_server = info["f_user"], info["f_server"][None, :]
+    time_coef, energy_coef = frequency_coefficients(cycles, f_user, True, params)
+    freq = compute.best_frequency(time_coef, energy_coef, f_server)  # spec §3.2
+    cost = option_cost(cycles, bits, freq, info["b_server"][None, :], info["gain"][None, :],
+                       info["dist"][None, :], info["p_tx"], True, f_user, params)
+    return cost, freq
+
+
+def greedy(env: dti.DTInference) -> Policy:
+    """Myopic greedy from the agent's own observation (spec §6.6, made cost-aware).
+
+    Each agent walks through its tasks in order. Keeping a task local costs its eq.-8 cost with the
+    CPU split evenly over the tasks kept local so far; sending it to server k costs the eq.-8 cost
+    at that server's full bandwidth and the task's cost-optimal frequency (closed form, spec §3.2),
+    ignoring every other agent. It takes the cheapest option and asks for phi_f = 1 locally (the
+    even split) or phi_f = f*/F_k on a server, and phi_b = 1; the env's proportional projection
+    then exposes the congestion the greedy ignored.
+    """
+    if not env.obs_include_channel:
+        raise ValueError("dt_greedy needs obs_include_channel=True (it computes rates)")
+
+    def agent(obs_i, params):
+        info = env.decode_observation(obs_i, params)
+        srv_cost, srv_freq = _server_option_costs(info, params)
+        best_srv = jnp.argmin(srv_cost, axis=1)
+        targets, phi_f = [], []
+        n_local = jnp.zeros((), jnp.float32)
+        for j in range(env.n_tasks):
+            share = n_local + 1.0  # this task and the n_local before it split F_i evenly
+            local_cost = option_cost(info["cycles"][j], info["bits"][j], info["f_user"] / share, 1.0, 1.0,
+                                     params.d_ref, info["p_tx"], False, info["f_user"], params)
+            go = srv_cost[j, best_srv[j]] < local_cost
+            targets.append(jnp.where(go, best_srv[j] + 1, 0))
+            phi_f.append(jnp.where(go, srv_freq[j, best_srv[j]] / info["f_server"][best_srv[j]], 1.0))
+            n_local = n_local + jnp.where(go, 0.0, 1.0)
+        phi = jnp.stack([jnp.stack(phi_f), jnp.ones(env.n_tasks)], axis=-1)
+        return jnp.stack(targets).astype(jnp.int32), phi
+
+    def policy(key, obs, state, params):
+        target, phi = jax.vmap(agent, in_axes=(0, None))(obs, params)
+        return spaces.HybridAction(target, phi)
+
+    return policy
+
+
+def allocation(env: dti.DTInference, state, target, params):
+    """Cost-optimal shares for fixed targets: KKT frequencies per node, sqrt bandwidth split.
+
+    Frequencies are exact (spec §3.2); the bandwidth split is exact when the SNR does not depend on
+    b (total-noise presets) and evaluated at an even split otherwise.
+    """
+    u, n, m = env.n_users, env.n_tasks, env.n_servers
+    cycles, bits = tasks.medmnist_cycles_and_bits(state.task_type, params.cycles_per_flop, params.image_side)
+    f_user = jnp.broadcast_to(state.f_user[:, None], (u, n))
+    time_coef, local_e = frequency_coefficients(cycles, f_user, False, params)
+    _, server_e = frequency_coefficients(cycles, f_user, True, params)
+
+    local_f = jax.vmap(lambda cap, a, e, mk: compute.kkt_frequencies(a, e, cap, mk))(
+        state.f_user, time_coef, local_e, target == 0
+    )
+
+    def server_freqs(k, capacity):
+        return compute.kkt_frequencies(
+            time_coef.ravel(), server_e.ravel(), capacity, (target == k).ravel()
+        ).reshape(u, n)
+
+    servers = jnp.arange(1, m + 1)
+    server_f = jax.vmap(server_freqs)(servers, state.f_server)
+    freq = jnp.where(target == 0, local_f, server_f.sum(0))
+    phi_f = jnp.where(target == 0, freq / state.f_user[:, None], freq / jnp.take(state.f_server, jnp.maximum(target - 1, 0)))
+
+    def server_bw(k, capacity):
+        # Uplink cost is w_j / b_j: w_j = b x (eq.-8 cost of the upload at b), at the even split b.
+        mask = target == k
+        even = capacity / jnp.maximum(mask.sum(), 1)
+        _, _, t_tr, e_tr, _ = dti.task_delay_energy(
+            cycles, bits, 1.0, even, state.gain[:, k - 1][:, None], state.dist[:, k - 1][:, None],
+            state.p_tx[:, None], params.kappa_server, True, params,
+        )
+        weights = even * dti.normalised_cost(t_tr, e_tr, cycles, f_user, params)
+        return compute.sqrt_bandwidth_split(weights.ravel(), capacity, mask.ravel()).reshape(u, n)
+
+    bw = jax.vmap(server_bw)(servers, state.b_server).sum(0)
+    phi_b = jnp.where(target == 0, 1.0, bw / jnp.take(state.b_server, jnp.maximum(target - 1, 0)))
+    return jnp.stack([phi_f, phi_b], axis=-1)
+
+
+def oracle(env: dti.DTInference, max_assignments: int = 200_000) -> Policy:
+    """Per-step exhaustive oracle for tiny instances (spec §6.6): every joint target assignment,
+    each with its cost-optimal allocation, scored by the env's own transition; returns the best."""
+    count = (env.n_servers + 1) ** (env.n_users * env.n_tasks)
+    if count > max_assignments:
+        raise ValueError(
+            f"dt_oracle enumerates (n_servers+1)^(n_users*n_tasks) = {count} assignments; "
+            f"limit {max_assignments}: use a tiny instance"
+        )
+    grid = np.array(list(itertools.product(range(env.n_servers + 1), repeat=env.n_users * env.n_tasks)))
+    all_targets = jnp.asarray(grid.reshape(-1, env.n_users, env.n_tasks), jnp.int32)
+
+    def policy(key, obs, state, params):
+        draws = dti.StepDraws(
+            task_type=state.task_type,
+            fading=jnp.ones_like(state.gain),
+            twin_eps=jnp.zeros((4, env.n_users, env.n_tasks)),
+        )
+
+        def score(target):
+            shares = allocation(env, state, target, params)
+            action = spaces.HybridAction(target, shares)
+            _, _, reward, _, _, _ = env.transition(state, action, draws, params)
+            return reward.sum(), shares
+
+        totals, shares = jax.lax.map(score, all_targets, batch_size=256)
+        best = jnp.argmax(totals)
+        return spaces.HybridAction(all_targets[best], shares[best])
+
+    return policy
+
+
+HEURISTICS = {"local": local, "greedy": greedy, "oracle": oracle}
+DEFAULT_EVAL = ("random", "local", "greedy")

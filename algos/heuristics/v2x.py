@@ -1,0 +1,121 @@
+"""Seed 002 (`v2x`) heuristics: ALCS, AMCS, ROCS (spec §6) and the sequential twin-aware greedy.
+
+AMCS / ROCS / greedy read vehicle positions from ``state`` (the geometry the observation encodes) so
+their routing and equal shares match the env's exactly. Routing, wire lengths, delay and energy,
+the capped cost and the cost-minimising frequencies are the env's own (`routing`, `wired_length`,
+`delay_energy`, `capped_cost`, `best_es_frequency`, `best_local_frequency`: eqs. 3-17, 23, S1-S3).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from algos.heuristics.common import Policy
+from jaxedge import spaces
+from jaxedge.envs import v2x
+
+ENV_NAME = "v2x"
+
+
+def later_counts(onehot):
+    """Per agent i and node j: how many agents k >= i use node j (rows are one-hot or zero)."""
+    return jnp.cumsum(onehot[::-1], axis=0)[::-1]
+
+
+def equal_share(env: v2x.V2X, target, state, params):
+    """Spec §6 AMCS allocation in the twin's remaining-fraction form: the k-th of n users of a node
+    takes 1 / (n - k) of what remains, i.e. an exact equal share of the slot-start capacity; p = p_max.
+    """
+    dist = v2x.distances(state.pos, params.es_pos, params.d_min)
+    on_cpu, _, on_bw, _ = v2x.routing(target, dist, params, env.n_servers)
+    left_cpu = jnp.sum(later_counts(on_cpu) * on_cpu, -1)
+    left_bw = jnp.sum(later_counts(on_bw) * on_bw, -1)
+    frac = jnp.stack([
+        jnp.ones_like(left_cpu), 1.0 / jnp.maximum(left_cpu, 1.0), 1.0 / jnp.maximum(left_bw, 1.0)
+    ], axis=-1)
+    return spaces.HybridAction(target.astype(jnp.int32), frac)
+
+
+def alcs(env: v2x.V2X) -> Policy:
+    """ALCS (spec §6): every task computed locally at F_loc."""
+
+    def policy(key, obs, state, params):
+        m = env.n_vehicles
+        return spaces.HybridAction(jnp.zeros((m,), jnp.int32), jnp.ones((m, 3)))
+
+    return policy
+
+
+def amcs(env: v2x.V2X) -> Policy:
+    """AMCS (spec §6): every task to its nearest ES at p_max, equal shares of CPU and bandwidth."""
+
+    def policy(key, obs, state, params):
+        dist = v2x.distances(state.pos, params.es_pos, params.d_min)
+        return equal_share(env, jnp.argmin(dist, axis=-1) + 1, state, params)
+
+    return policy
+
+
+def rocs(env: v2x.V2X) -> Policy:
+    """ROCS (spec §6): target uniform over {local, ES 1..N}; AMCS's equal shares when offloading."""
+
+    def policy(key, obs, state, params):
+        target = spaces.Discrete(env.n_servers + 1, (env.n_vehicles,)).sample(key)
+        return equal_share(env, target, state, params)
+
+    return policy
+
+
+def greedy(env: v2x.V2X) -> Policy:
+    """Sequential twin-aware greedy with the closed-form best ES frequency (spec §2.9-3, S3).
+
+    Vehicles decide in ID order inside `V2X.act_sequential`, each seeing the live twin. Vehicle i
+    prices every option at p_max: local at F_loc, or ES j with CPU f = min(f*, f_hat_j / n_j) and
+    bandwidth b_hat_a / n_a, where f* = (w / (2 (1 - w) phi_es))^(1/3) is the cost-minimising ES
+    frequency and n_j = 1 + the number of later vehicles whose nearest ES is j (a fair-share
+    congestion estimate). It takes the cheapest option; CPU it leaves unused (f* < share) flows to
+    later vehicles through the twin.
+    """
+    n = env.n_servers
+    candidates = jnp.arange(1, n + 1)
+
+    def policy(key, obs, state, params):
+        dist = v2x.distances(state.pos, params.es_pos, params.d_min)
+        nearest = jax.nn.one_hot(jnp.argmin(dist, -1), n)
+        later = later_counts(nearest) - nearest  # later vehicles per nearest ES, (M, N)
+        f_star = v2x.best_es_frequency(params)
+        f_local = jnp.where(params.local_dvfs, v2x.best_local_frequency(params), params.f_loc)
+
+        def agent(i, obs_i):
+            seen = env.decode_observation(obs_i, params)  # live twin: cpu, bw
+            dist_i = jnp.broadcast_to(dist[i], (n, n))
+            on_cpu, on_acc, on_bw, _ = v2x.routing(candidates, dist_i, params, n)  # row c: offload to ES c+1
+            crowd = 1.0 + later[i]
+            f_avail = seen["cpu"]
+            f = jnp.minimum(f_star, f_avail / crowd)
+            b_avail = on_bw @ seen["bw"]
+            b = b_avail / (on_bw @ crowd)
+            bits = state.bits[i]
+            delay, energy = v2x.delay_energy(
+                bits, True, f, b, params.p_max, jnp.sum(on_acc * state.gain[i], -1), jnp.sum(on_acc * dist[i], -1),
+                v2x.wired_length(on_acc, on_cpu, params.es_pos), f_local, params,
+            )
+            t_loc, e_loc = v2x.delay_energy(bits, False, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, f_local, params)
+            cost, _, _ = v2x.capped_cost(
+                jnp.concatenate([t_loc[None], delay]), jnp.concatenate([e_loc[None], energy]), params
+            )
+            choice = jnp.argmin(cost)
+            es = jnp.maximum(choice - 1, 0)
+            frac_f = jnp.where(choice == 0, f_local / params.f_loc, f[es] / jnp.maximum(f_avail[es], 1e-30))
+            frac_b = jnp.where(choice == 0, 1.0, b[es] / jnp.maximum(b_avail[es], 1e-30))
+            return choice, jnp.clip(jnp.stack([1.0, frac_f, frac_b]), 0.0, 1.0)
+
+        action, _ = env.act_sequential(state, params, agent)
+        return action
+
+    return policy
+
+
+HEURISTICS = {"alcs": alcs, "rocs": rocs, "amcs": amcs, "greedy": greedy}
+DEFAULT_EVAL = ("alcs", "rocs", "amcs", "greedy")
