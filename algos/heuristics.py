@@ -88,7 +88,7 @@ def dt_greedy(env: dti.DTInference) -> Policy:
         raise ValueError("dt_greedy needs obs_include_channel=True (it computes rates)")
 
     def agent(obs_i, params):
-        info = env.decode_observation(obs_i, params)
+        info = env.physical_observation(obs_i, params)
         srv_cost, srv_freq = _dt_server_option_costs(env, info, params)
         best_srv = jnp.argmin(srv_cost, axis=1)
         targets, phi_f = [], []
@@ -292,7 +292,7 @@ def slicing_proportional(env: sl.Slicing) -> Policy:
     rounded by largest remainder with every slice keeping at least one block (unit)."""
 
     def policy(key, obs, state, params):
-        n = env.decode_observation(obs, params)  # (B, I) slice user counts
+        n = env.physical_observation(obs, params)["slice_users"]  # (B, I) slice user counts
         return _slicing_split(env, n * params.task_bits, n * params.task_cycles).astype(jnp.int32)
 
     return policy
@@ -305,7 +305,7 @@ def slicing_obs_oracle(env: sl.Slicing) -> Policy:
     AP's own alpha e^(-L_b) + (1 - alpha) e^(phi_b)."""
 
     def policy(key, obs, state, params):
-        counts = jnp.round(env.decode_observation(obs, params)).astype(jnp.int32)  # (B, I)
+        counts = jnp.round(env.physical_observation(obs, params)["slice_users"]).astype(jnp.int32)  # (B, I)
         # users sorted by slice: user u is in slice #{i : cumsum(n)_i <= u}
         labels = jnp.sum(jnp.arange(env.max_users)[None, :, None] >= jnp.cumsum(counts, -1)[:, None, :-1], -1)
         median = jnp.sqrt(params.d_min**2 + 0.5 * (params.radius**2 - params.d_min**2))
@@ -442,7 +442,7 @@ def v2x_greedy(env: v2x.V2X) -> Policy:
         f_local = jnp.where(params.local_dvfs, f_star_cv, params.f_loc)
 
         def agent(i, obs_i):
-            seen = env.decode_observation(obs_i, params)  # live twin: cpu, bw
+            seen = env.physical_observation(obs_i, params)  # live twin: cpu, bw
             dist_i = jnp.broadcast_to(dist[i], (n, n))
             on_cpu, on_acc, on_bw, _ = v2x.routing(candidates, dist_i, params, n)
             crowd = 1.0 + later[i]

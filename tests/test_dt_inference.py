@@ -257,11 +257,11 @@ def test_episode_draws_within_table1_bounds():
     assert np.asarray(states.task_type).min() == 0 and np.asarray(states.task_type).max() == 11
 
 
-def test_decode_observation_round_trips_physical_state():
+def test_physical_observation_round_trips_physical_state():
     env = jaxedge.make("dt_inference", **SMALL)
     params = env.default_params
     obs, state = env.reset(jax.random.PRNGKey(8), params)
-    info = env.decode_observation(obs, params)
+    info = env.physical_observation(obs, params)
     cycles, bits = jaxedge.physics.tasks.medmnist_cycles_and_bits(state.task_type, 1.0, 64.0)
     for name, truth in [("cycles", cycles), ("bits", bits), ("f_user", state.f_user), ("gain", state.gain),
                         ("dist", state.dist), ("p_tx", state.p_tx),

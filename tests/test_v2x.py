@@ -290,7 +290,7 @@ def test_act_sequential_observes_the_live_twin():
     np.testing.assert_allclose(obs_seq[0], slot_start[0], rtol=1e-6)
     # agent i sees the slot-start CPU of its ES halved once per earlier agent at that ES
     nearest = np.asarray(jnp.argmin(dist, -1))
-    seen_cpu = np.asarray(env.decode_observation(obs_seq, params)["cpu"])
+    seen_cpu = np.asarray(env.physical_observation(obs_seq, params)["cpu"])
     for i in range(5):
         j = nearest[i]
         earlier = int(np.sum(nearest[:i] == j))

@@ -6,5 +6,6 @@
 * `replay`: fixed-capacity ring buffer living in the scan state, memory checked at config time.
 * `training`: the chunked driver (`build_train`: ``train(key, hp)``, ``train.init``,
   ``train.train_chunk``), traced hyperparameters, batched env stepping with the final global state.
+* `obs_layout`: `head_obs_layout` / `option_obs_offsets` from the env's named observation parts.
 * `evaluation`: deterministic rollouts over many envs -> the env's physical metrics.
 """

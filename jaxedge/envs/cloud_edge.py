@@ -197,6 +197,7 @@ class StepDraws:
 
 
 LN10_OVER_10 = float(np.log(10.0) / 10.0)
+LOWER_BOUND_TIMES = ("t1_local", "t1_edge", "t21", "t1_cloud", "t22")  # observed as log(1 + T / 1 s)
 
 
 def log_path_gain(dist, params):
@@ -242,8 +243,11 @@ class CloudEdge(MultiAgentEnv):
         )
 
     @property
-    def obs_dim(self) -> int:
-        return 7 + self.n_cells
+    def observation_parts(self) -> tuple[spaces.ObsPart, ...]:
+        """(U6): received power, the five lower-bound times of `LOWER_BOUND_TIMES`; mask; edge id."""
+        part = spaces.ObsPart
+        return (part("rx_power"), *(part(n) for n in LOWER_BOUND_TIMES), part("mask"),
+                part("edge_id", (self.n_cells,)))
 
     def observation_space(self, params) -> spaces.Box:
         return spaces.Box(-jnp.inf, jnp.inf, (self.num_agents, self.obs_dim))
@@ -520,11 +524,9 @@ class CloudEdge(MultiAgentEnv):
     def observations(self, state: State, params: Params) -> jax.Array:
         """float32[N, 7 + K]: scaled (U6) features, mask, one-hot edge id; zeros for padding."""
         lb = self.lower_bounds(state, params)
-        rx_dbm = lb["ln_rx_power"] / LN10_OVER_10 + 30.0
-        feats = [(rx_dbm + 200.0) / 100.0] + [
-            jnp.log1p(lb[name]) for name in ("t1_local", "t1_edge", "t21", "t1_cloud", "t22")
-        ]
         mask = state.mask.astype(jnp.float32)
-        local = jnp.stack(feats, axis=-1) * mask[:, None]
-        onehot = np.eye(self.n_cells, dtype=np.float32)[self.cell_of()]
-        return jnp.concatenate([local, mask[:, None], onehot * mask[:, None]], axis=-1).astype(jnp.float32)
+        rx_dbm = lb["ln_rx_power"] / LN10_OVER_10 + 30.0
+        values = {name: jnp.log1p(lb[name]) * mask for name in LOWER_BOUND_TIMES}
+        values.update(rx_power=(rx_dbm + 200.0) / 100.0 * mask, mask=mask,
+                      edge_id=np.eye(self.n_cells, dtype=np.float32)[self.cell_of()] * mask[:, None])
+        return self.flatten_observation(values)

@@ -208,8 +208,11 @@ class CollabEdge(MultiAgentEnv):
         return Params.paper(self.n_servers, self.max_tasks, self.per_task)
 
     @property
-    def obs_dim(self) -> int:
-        return self.n_servers + 2 if self.per_task else 2 * self.max_tasks + self.n_servers
+    def observation_parts(self) -> tuple[spaces.ObsPart, ...]:
+        """Per task: d (Mbit), g (Gcycles), queue per ES (Gcycles) (eq. 7); per slot: d and g per task
+        position (0 past N_t), then Q per ES."""
+        part, shape = spaces.ObsPart, () if self.per_task else (self.max_tasks,)
+        return (part("bits", shape), part("cycles", shape), part("queue", (self.n_servers,)))
 
     def observation_space(self, params) -> spaces.Box:
         return spaces.Box(0.0, jnp.inf, (1, self.obs_dim))
@@ -343,7 +346,7 @@ class CollabEdge(MultiAgentEnv):
         )
         obs = self.observations(next_state, params)
         quirk = params.next_state_queue_quirk & last & jnp.logical_not(wrap)  # A20
-        obs = jnp.where(quirk & (jnp.arange(self.obs_dim) >= 2), 0.0, obs)
+        obs = jnp.where(quirk & (jnp.arange(self.obs_dim) >= self.obs_offsets["queue"][0]), 0.0, obs)
         info = {
             "metrics": self._metrics(delay, wait, valid, queue, params),
             "valid": valid, "slot_end": last, "t": state.t, "n": state.task, "task_delay": delay,
@@ -386,16 +389,12 @@ class CollabEdge(MultiAgentEnv):
     def observations(self, state: State, params: Params) -> jax.Array:
         """Per task: [d, rho d, queue] (eq. 7); per slot: [d_1..S, g_1..S, Q]. float32[1, obs_dim]."""
         if self.per_task:
-            cycles = params.density[state.task] * state.bits
+            cycles = params.density[state.task] * state.bits  # g = rho_n d
             queue = state.queue + jnp.where(params.obs_qbef, state.qbef, 0.0)  # A4
-            obs = jnp.concatenate([
-                jnp.stack([state.bits / params.bits_unit, cycles / params.cycles_unit]),
-                queue / params.cycles_unit,
-            ])
         else:
-            obs = jnp.concatenate([
-                state.bits / params.bits_unit,
-                params.density * state.bits / params.cycles_unit,
-                state.queue / params.cycles_unit,
-            ])
-        return obs[None].astype(jnp.float32)
+            cycles, queue = params.density * state.bits, state.queue
+        return self.flatten_observation({
+            "bits": state.bits / params.bits_unit,
+            "cycles": cycles / params.cycles_unit,
+            "queue": queue / params.cycles_unit,
+        })

@@ -285,8 +285,12 @@ class V2X(MultiAgentEnv):
         return Params.trend(self.n_servers)
 
     @property
-    def obs_dim(self) -> int:
-        return 1 + 4 * self.n_servers
+    def observation_parts(self) -> tuple[spaces.ObsPart, ...]:
+        """Eq. 20: own D / D_max, then per ES j (option j): d_ij / (area sqrt2), h_ij, f_hat_j / F_high,
+        b_hat_j / B."""
+        n, part = self.n_servers, spaces.ObsPart
+        return (part("bits"), part("dist", (n,), "option"), part("gain", (n,), "option"),
+                part("cpu", (n,), "option"), part("bw", (n,), "option"))
 
     def observation_space(self, params) -> spaces.Box:
         return spaces.Box(-jnp.inf, jnp.inf, (self.n_vehicles, self.obs_dim))
@@ -453,41 +457,34 @@ class V2X(MultiAgentEnv):
         return self.observations(next_state, params), next_state, reward, terminated, truncated, info
 
     # ---- observation ----------------------------------------------------------------------------
-    def local_features(self, state: State, params: Params) -> jax.Array:
-        """Each vehicle's own part of eq. 20: ``[D / D_max, d_i / (area sqrt2), h_i]`` (M, 1 + 2N)."""
+    def local_features(self, state: State, params: Params) -> dict:
+        """Each vehicle's own parts of eq. 20: ``bits`` D / D_max (M,), ``dist`` d_i / (area sqrt2) and
+        ``gain`` h_i (M, N)."""
         dist = distances(state.pos, params.es_pos, params.d_min)
-        return jnp.concatenate([
-            (state.bits / jnp.max(params.task_sizes))[:, None],
-            dist / (params.area * math.sqrt(2.0)),
-            state.gain,
-        ], axis=-1).astype(jnp.float32)
+        return {"bits": state.bits / jnp.max(params.task_sizes), "dist": dist / (params.area * math.sqrt(2.0)),
+                "gain": state.gain}
 
-    def twin_features(self, cpu, bw, params: Params) -> jax.Array:
-        """The twin part of eq. 20: ``[f_hat / F_high, b_hat / B]`` (..., 2N)."""
-        return jnp.concatenate([cpu / params.es_cpu_high, bw / params.es_bw], axis=-1).astype(jnp.float32)
+    def twin_features(self, cpu, bw, params: Params) -> dict:
+        """The twin parts of eq. 20: ``cpu`` f_hat / F_high and ``bw`` b_hat / B (..., N)."""
+        return {"cpu": cpu / params.es_cpu_high, "bw": bw / params.es_bw}
 
     def _observe(self, state, cpu_seen, bw_seen, params):
-        return jnp.concatenate(
-            [self.local_features(state, params), self.twin_features(cpu_seen, bw_seen, params)], axis=-1
-        )
+        return self.flatten_observation({**self.local_features(state, params),
+                                         **self.twin_features(cpu_seen, bw_seen, params)})
 
     def observations(self, state: State, params: Params) -> jax.Array:
         """Eq. 20 for every vehicle with the slot-start twin: float32[M, 1 + 4N]."""
-        m = self.n_vehicles
-        return self._observe(
-            state, jnp.broadcast_to(state.cpu, (m, self.n_servers)),
-            jnp.broadcast_to(state.bw, (m, self.n_servers)), params,
-        )
+        return self._observe(state, state.cpu, state.bw, params)
 
-    def decode_observation(self, obs: jax.Array, params: Params) -> dict:
-        """Invert `observations` (one or more rows) into physical units: bits, dist, gain, cpu, bw."""
-        n = self.n_servers
+    def physical_observation(self, obs: jax.Array, params: Params) -> dict:
+        """`decode_observation` of one or more rows in physical units: bits, dist, gain, cpu, bw."""
+        parts = self.decode_observation(obs)
         return {
-            "bits": obs[..., 0] * jnp.max(params.task_sizes),
-            "dist": obs[..., 1 : 1 + n] * (params.area * math.sqrt(2.0)),
-            "gain": obs[..., 1 + n : 1 + 2 * n],
-            "cpu": obs[..., 1 + 2 * n : 1 + 3 * n] * params.es_cpu_high,
-            "bw": obs[..., 1 + 3 * n : 1 + 4 * n] * params.es_bw,
+            "bits": parts["bits"] * jnp.max(params.task_sizes),
+            "dist": parts["dist"] * (params.area * math.sqrt(2.0)),
+            "gain": parts["gain"],
+            "cpu": parts["cpu"] * params.es_cpu_high,
+            "bw": parts["bw"] * params.es_bw,
         }
 
     def act_sequential(self, state: State, params: Params, agent_policy):
@@ -505,7 +502,7 @@ class V2X(MultiAgentEnv):
         def body(carry, x):
             cpu, bw = carry
             i, local_i, dist_i = x
-            obs_i = jnp.concatenate([local_i, self.twin_features(cpu, bw, params)])
+            obs_i = self.flatten_observation({**local_i, **self.twin_features(cpu, bw, params)}, lead=())
             target, frac = agent_policy(i, obs_i)
             target, frac = self.decode_action(spaces.HybridAction(jnp.asarray(target), jnp.asarray(frac)))
             on_cpu, _, on_bw, _ = routing(target, dist_i, params, self.n_servers)
