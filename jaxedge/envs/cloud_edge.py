@@ -65,7 +65,9 @@ Gaps filled and deviations (seed_004_spec.md §9, resolutions A1-A26; [G] defaul
   read as the spec says (b_n^k = b_t^n, S^k = S_k). A5-A14 and A20-A23 concern the learners, not
   the env.
 * w1 = 1 /s, w2 = 0.5 /J (§6.4). Metrics: ``round_time`` T_t, ``energy`` per active UE, ``cost``
-  w1 T_t + w2 sum E, ``cache_hit_ratio`` over offloaded tasks, ``collision_ratio`` (transmitting UEs
+  w1 T_t + w2 sum E, ``cache_hit_ratio`` = the share of edge (x = 1) tasks whose result was cached
+  (the only hits that save anything, §2.6; a cloud task's "hit" saves nothing and is not counted),
+  ``collision_ratio`` (transmitting UEs
   sharing their channel with another transmitting UE of the cell), offload shares, cache fill.
 """
 
@@ -201,9 +203,8 @@ LOWER_BOUND_TIMES = ("t1_local", "t1_edge", "t21", "t1_cloud", "t22")  # observe
 
 
 def log_path_gain(dist, params):
-    """ln |h|^2 with |h|^2 = 10^(-(128.1 + 37.6 log10(d / 1 km)) / 10), d >= d_min (§6.4, A4)."""
-    d = jnp.maximum(dist, params.d_min)
-    return -(params.pl_const_db + params.pl_slope_db * jnp.log10(d / 1000.0)) * LN10_OVER_10
+    """ln |h|^2, |h|^2 = 10^(-(128.1 + 37.6 log10(d / 1 km)) / 10), d >= d_min (§6.4, A4)."""
+    return channel.log_path_gain_log_distance(jnp.maximum(dist, params.d_min), params.pl_const_db, params.pl_slope_db)
 
 
 def rate(bandwidth, log_sinr, params):
@@ -454,13 +455,8 @@ class CloudEdge(MultiAgentEnv):
         size = cache_lib.to_kbit(so).reshape(K, J)
         capacity = cache_lib.capacity_kbit(params.cache_capacity)
 
-        def update_cell(c, items, sizes, active):
-            new, _ = cache_lib.access_sequence(
-                c, items, sizes, active, capacity, params.cache_policy, params.insert_if_fits
-            )
-            return new
-
-        new_cache = jax.vmap(update_cell)(state.cache, state.task.reshape(K, J), size, tx.reshape(K, J))
+        new_cache = cache_lib.access_cells(state.cache, state.task.reshape(K, J), size, tx.reshape(K, J), capacity,
+                                           params.cache_policy, params.insert_if_fits)
 
         # Metrics.
         n_active = jnp.maximum(jnp.sum(mask), 1)
@@ -473,7 +469,7 @@ class CloudEdge(MultiAgentEnv):
             "round_time": round_time,
             "energy": total_energy / n_active,
             "cost": cost,
-            "cache_hit_ratio": jnp.sum(hit & tx) / jnp.maximum(n_tx, 1),
+            "cache_hit_ratio": jnp.sum(hit & off1) / jnp.maximum(jnp.sum(off1), 1),  # hits that save (2), §2.6
             "collision_ratio": jnp.sum(collide) / jnp.maximum(n_tx, 1),
             "local_ratio": jnp.sum(loc) / n_active,
             "edge_ratio": jnp.sum(off1) / n_active,
