@@ -459,9 +459,7 @@ def v2x_greedy(env: v2x.V2X) -> Policy:
             t_loc, e_loc = v2x.delay_energy(bits, False, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, f_local, params)
             delay = jnp.concatenate([t_loc[None], delay])
             energy = jnp.concatenate([e_loc[None], energy])
-            cost = params.w * jnp.minimum(delay, params.cost_cap) + (1.0 - params.w) * jnp.minimum(
-                energy, params.cost_cap
-            )
+            cost = jnp.minimum(params.w * delay + (1.0 - params.w) * energy, params.cost_cap)  # eq. 23, A15 cap
             choice = jnp.argmin(cost)
             es = jnp.maximum(choice - 1, 0)
             frac_f = jnp.where(choice == 0, f_local / params.f_loc, f[es] / jnp.maximum(f_avail[es], 1e-30))

@@ -430,6 +430,11 @@ def test_non_finite_and_out_of_range_actions_follow_the_rule():
     _, _, reward, _, _, info = out_bad
     assert np.all(np.isfinite(reward)) and float(info["metrics"]["clip_ratio"]) == 0.5
     assert float(info["metrics"]["delay"]) <= params.cost_cap
+    # A15 caps the per-vehicle cost, not T and E apart: a starved vehicle costs exactly cost_cap
+    # (capping T and E separately gave w cap + (1 - w) E, about 5 for w = 0.5)
+    own = transition(state, bad, draws, params.replace(reward_global=False))[2]
+    np.testing.assert_allclose(np.asarray(own)[[0, 3]], -params.cost_cap, rtol=1e-6)
+    assert np.all(-np.asarray(own)[[1, 2]] < params.cost_cap)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -31,8 +31,10 @@ the actions actually taken.
 Rules for bad input: a target outside {0..N} is clipped, a non-finite target means local; fractions
 are clipped to [0, 1] and NaN counts as 0. A zero allocation (fraction 0, or a server the twin says
 is exhausted) is legal but starves the task: denominators are guarded with eps (1e-12 Hz for CPU,
-1e-30 bit/s for rates) and T and E are each clipped at ``cost_cap`` (A15), so the per-vehicle cost
-is at most ``cost_cap``; ``metrics["clip_ratio"]`` reports how often the clip fires.
+1e-30 bit/s for rates) and the per-vehicle cost w T + (1 - w) E is clipped at ``cost_cap`` (A15), so a
+starved vehicle costs exactly ``cost_cap``; ``metrics["clip_ratio"]`` reports how often the clip
+fires. ``metrics["delay"]`` / ``["energy"]`` are means of T and E each clipped at ``cost_cap`` (for
+the metrics only, so one starved vehicle cannot swamp the mean).
 
 Presets (spec §7.3), the gaps they fill and the deviations (spec section in brackets):
 * ``Params.trend()`` (default, = ``calibrated``): noise -113 dBm/Hz times the allocated bandwidth,
@@ -418,10 +420,11 @@ class V2X(MultiAgentEnv):
             state.bits, offloaded, f, b, power,
             jnp.sum(on_access * state.gain, -1), jnp.sum(on_access * dist, -1), d_wired, f_local, params,
         )
-        clipped = (delay > params.cost_cap) | (energy > params.cost_cap)
-        delay = jnp.minimum(delay, params.cost_cap)  # A15
+        raw_cost = params.w * delay + (1.0 - params.w) * energy  # c_i = w T + (1 - w) E (eq. 23)
+        clipped = raw_cost > params.cost_cap
+        cost = jnp.minimum(raw_cost, params.cost_cap)  # per-vehicle cost capped at c_cap (A15)
+        delay = jnp.minimum(delay, params.cost_cap)  # metrics only: keeps a starved vehicle's mean finite
         energy = jnp.minimum(energy, params.cost_cap)
-        cost = params.w * delay + (1.0 - params.w) * energy  # c_i = w T + (1 - w) E (eq. 23)
         reward = jnp.where(  # R = sum_i lambda_i R_i, lambda_i = 1/M (eq. 24, A1)
             params.reward_global, jnp.broadcast_to(-cost.mean(), cost.shape), -cost
         )
