@@ -8,7 +8,8 @@ chosen server. Delay and energy follow eqs. 1-3 / U1-U2, the cost eq. 8 and the 
 Action (``Hybrid``): ``discrete: int32[U, N]`` target in {0..M}; ``continuous: float32[U, N, 2]`` =
 (phi_f, phi_b).
 
-Feasibility rule (spec §4.2, A18, ``alloc_mode="request"``). A task asks for ``phi_f`` of its
+Feasibility rule (spec §4.2, A18: the spec's default "request" mode; its ``alloc_mode="share"``
+alternative is not implemented, there is no switch). A task asks for ``phi_f`` of its
 executing node's CPU and ``phi_b`` of its server's bandwidth. Whenever the requests on one node
 exceed its capacity (C2 local CPU, C3 server CPU, C4 server bandwidth) they are all scaled by the
 same factor so that the sum equals the capacity. Shares are clipped to ``[min_share, 1]``;
@@ -36,8 +37,13 @@ Deviations from the paper and gaps filled (all from seed_000_spec.md; docs/DEVIA
   the rate), and the partial global state s' (previous step's per-server requested CPU and
   bandwidth fractions and offloaded-task share, plus t/L), all scaled to O(1).
 * Digital twin (A11): every step the twin observes g, d, f, b with multiplicative N(0, sigma^2)
-  deviations (sigma = 0.05) and estimates each task's delay and energy with the same formulas;
-  ``info["metrics"]`` reports its mean relative error.
+  deviations (sigma = 0.05, floored at 1e-3 of the value) and estimates each task's delay and energy
+  with the same formulas. ``info["metrics"]``: ``twin_delay_error`` / ``twin_energy_error`` = mean
+  |T_hat - T| / T over the step's tasks (one draw's spread), and ``twin_delay_bias`` /
+  ``twin_energy_bias`` = mean (T_hat - T) / T, signed: its average over steps estimates the spec's
+  mapping bias (E T_hat - T) / T pooled over tasks (take |.| after averaging; it is O(sigma^2)).
+  The spec's per-task |E T_hat - T| / T would need many twin draws per task and is not computed,
+  nor its optional first-order bias correction.
 """
 
 from __future__ import annotations
@@ -411,6 +417,8 @@ class DTInference(MultiAgentEnv):
             "offload_ratio": offloaded.mean(),
             "twin_delay_error": twin.relative_error(delay_hat, delay).mean(),
             "twin_energy_error": twin.relative_error(energy_hat, energy).mean(),
+            "twin_delay_bias": twin.signed_relative_error(delay_hat, delay).mean(),  # eqs. 6-7, A11
+            "twin_energy_bias": twin.signed_relative_error(energy_hat, energy).mean(),
         }
         truncated = t_next >= params.episode_len
         terminated = jnp.zeros((), bool)
