@@ -44,6 +44,10 @@ Deviations from the paper and gaps filled (all from seed_000_spec.md; docs/DEVIA
   mapping bias (E T_hat - T) / T pooled over tasks (take |.| after averaging; it is O(sigma^2)).
   The spec's per-task |E T_hat - T| / T would need many twin draws per task and is not computed,
   nor its optional first-order bias correction.
+* Spec options not implemented (only the spec's defaults exist): ``alloc_mode="share"`` (A18),
+  ``power_split`` (A4), ``norm="global"`` / ``"none"`` (A8), ``mu_hetero`` (A46), per-type T_max (A47),
+  background load (A15), per-user task counts N_i <= N (A13), ``reward_offset`` (A19),
+  ``images_per_task`` (A7) and random-walk mobility (A14).
 """
 
 from __future__ import annotations

@@ -53,6 +53,9 @@ Gap resolutions (seed_001_spec.md §9 / §6.3; each is a ``Params`` field):
 ``Params.paper()`` (the default) is Table 1 with these resolutions; ``Params.alternative()`` switches
 every optional reading the spec names (W_bar = 100 kHz, NF 9 dB, reciprocal fading, per-episode
 slices, raw observations, unclipped delays). ``default_params`` caps ``n_users`` at ``max_users``.
+Spec options not implemented: a fixed total noise power (A2), positions fixed for a whole run (A5),
+random task sizes or Bernoulli arrivals (A7, non-faithful), per-AP local rewards (A13, an ablation)
+and nearest-AP re-association (A47).
 """
 
 from __future__ import annotations

@@ -67,6 +67,7 @@ Presets (spec §7.3), the gaps they fill and the deviations (spec section in bra
 * Episodes last ``episode_len`` = 100 slots and end by truncation (A27); nothing but the clock
   depends on the actions (§2.9-1).
 * Scalars: w and the weights are shared by all vehicles (the spec allows per-vehicle w_i).
+* Agent order (A26): fixed ID order only; the spec's random-permutation ablation is not implemented.
 * Numerics (§10.2): float32; the SNR is computed in linear scale, p h exp(-alpha ln d) / sigma^2,
   with log2(1 + SNR) (`channel.shannon_rate_linear`): every factor stays far inside float32 range
   for this seed, and the log-domain ``softplus`` form is ~10x slower on XLA:CPU.
