@@ -16,7 +16,7 @@
   replaced. Soft target updates with ``tau``. Truncation (time limit) bootstraps.
 * Replay: one ring buffer of joint transitions inside the scan state; a warm-up of random actions.
 * Options of ours (README "Training"): structured actors shared over tasks or (task, server)
-  pairs (``actor_arch``, from the env's ``head_obs_layout`` / ``option_obs_offsets``), a critic
+  pairs (``actor_arch``, from the env's observation parts via `obs_layout`), a critic
   factored over the owner's tasks that reads each task's chosen option, its features and its load
   from every agent's actions (``critic_arch="per_option"``, `PerOptionCritic`), a critic without
   ``env.global_state`` (``critic_state="none"``), the shares' initial values (``share_init``) and
@@ -41,7 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from algos.common import replay
+from algos.common import obs_layout, replay
 from algos.common.actions import ActionSpec
 from algos.common.networks import MLP, PerOptionCritic, linear_schedule, soft_update
 from algos.common.training import (
@@ -116,12 +116,13 @@ class Core:
             spec = dataclasses.replace(spec, per_choice=True)
         share_init = SHARE_INIT_BY_ENV.get(env.name, ()) if cfg.share_init is None else cfg.share_init
         spec = dataclasses.replace(spec, cont_init=tuple(share_init))
-        structured = env.head_obs_layout is not None and bool(env.option_obs_offsets) and spec.per_choice
+        head_layout, option_offsets = obs_layout.head_obs_layout(env), obs_layout.option_obs_offsets(env)
+        structured = head_layout is not None and bool(option_offsets) and spec.per_choice
         auto = "per_option" if structured else "mlp"
         cfg = dataclasses.replace(cfg, actor_arch=auto if cfg.actor_arch == "auto" else cfg.actor_arch,
                                   critic_arch=auto if cfg.critic_arch == "auto" else cfg.critic_arch)
-        core = cls(cfg, spec, env.num_agents, env.observation_space(params).shape[-1], env.head_obs_layout,
-                   env.option_obs_offsets, critic_layout)
+        core = cls(cfg, spec, env.num_agents, env.observation_space(params).shape[-1], head_layout,
+                   option_offsets, critic_layout)
         core.critic  # noqa: B018 (fail at build time on a bad critic_arch)
         return core
 

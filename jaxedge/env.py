@@ -14,8 +14,13 @@ scenario parameters are a `vmap`, not a recompile.
   and ``info["final_state"]`` (e.g. for a critic's ``global_state`` at a time-limit end).
 * ``info["metrics"]`` holds the physical quantities of the step (delay, energy, cost, ...).
 
+* The observation is declared once as ordered named parts (`observation_parts`, `spaces.ObsPart`):
+  ``obs_dim``, `flatten_observation` (used by each env's ``observations``) and the generic
+  `decode_observation` (flat rows -> ``{part name: array}``) derive from it.
+
 Subclasses implement `reset_env`, `step_env`, `observation_space`, `action_space`,
-`default_params`, `num_agents`, `global_state` and may extend `validate_params`.
+`observation_parts`, `default_params`, `num_agents`, `global_state` and may extend
+`validate_params`.
 """
 
 from __future__ import annotations
@@ -133,17 +138,10 @@ class MultiAgentEnv:
         raise NotImplementedError
 
     @property
-    def head_obs_layout(self):
-        """``(offset, width)`` when each agent's observation holds one block of ``width`` features per
-        discrete action head (e.g. per task) starting at ``offset``; ``None`` when it does not.
-        Lets learners share one actor head across the action heads (``actor_arch="per_head"``)."""
-        return None
-
-    @property
-    def option_obs_offsets(self):
-        """Offsets of observation column blocks with one value per non-zero discrete option (e.g.
-        every server's gain), the features of ``actor_arch="per_option"``; ``None`` when absent."""
-        return None
+    def observation_parts(self) -> tuple[spaces.ObsPart, ...]:
+        """Each agent's observation as ordered named parts (static: sizes fix them); the flat
+        ``obs_dim``, `decode_observation` and `flatten_observation` all derive from it."""
+        raise NotImplementedError
 
     def preset_params(self, name: str):
         """``Params`` of preset ``name`` at this env's static sizes. Envs whose presets depend on a
@@ -163,6 +161,27 @@ class MultiAgentEnv:
         check_params(params)
 
     # ---- provided ------------------------------------------------------------------------------
+    @property
+    def obs_dim(self) -> int:
+        """Length of one agent's flat observation (the sum of the parts' sizes)."""
+        return spaces.obs_size(self.observation_parts)
+
+    @property
+    def obs_offsets(self) -> dict:
+        """``{part name: (offset, size)}`` in the flat observation."""
+        return spaces.part_offsets(self.observation_parts)
+
+    def flatten_observation(self, values, lead=None) -> jax.Array:
+        """``{part name: array}`` -> ``float32[*lead, obs_dim]`` in part order; ``lead`` defaults to
+        ``(num_agents,)`` and each value is broadcast to ``lead + part.shape``."""
+        lead = (self.num_agents,) if lead is None else lead
+        return spaces.flatten_parts(self.observation_parts, values, lead)
+
+    def decode_observation(self, obs: jax.Array) -> dict:
+        """Flat observation rows ``[..., obs_dim]`` -> ``{part name: [..., *part.shape]}`` (the
+        scaled values the agent sees; `flatten_observation` inverts it)."""
+        return spaces.unflatten_parts(self.observation_parts, obs)
+
     def reset(self, key: jax.Array, params=None):
         params = self.default_params if params is None else params
         self.validate_params(params)

@@ -3,10 +3,17 @@
 Spaces describe *whole* arrays, agents included: an env with 8 agents and 3 tasks per agent has an
 action space whose `sample` returns arrays with a leading ``(8, 3)``. `sample` is jittable;
 `contains` returns a traced boolean so it can be used inside `jit`.
+
+Observations are flat ``float32[n_agents, obs_dim]`` vectors described by an ordered tuple of named
+parts (`ObsPart`, static like the sizes that fix them): `obs_size`, `part_offsets`, `flatten_parts`
+and `unflatten_parts` derive the dimension, each part's columns, the flattening of a dict of per-part
+arrays and its inverse from that one tuple.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from typing import Any, Mapping, Sequence
 
 import jax
@@ -158,3 +165,74 @@ class Dict(Space):
 
     def __repr__(self):
         return f"Dict({self.spaces})"
+
+
+# ------------------------------------------------------------------------------------------------
+# Observations as ordered named parts
+# ------------------------------------------------------------------------------------------------
+PART_ROLES = (None, "head", "option")
+
+
+@dataclasses.dataclass(frozen=True)
+class ObsPart:
+    """One named block of an agent's flat observation: ``shape`` per agent, flattened row-major.
+
+    ``role`` tags structure a learner may exploit (read by ``algos.common.obs_layout``):
+    ``"head"`` = shape ``(n_heads, width)``, one block of ``width`` features per discrete action head
+    (e.g. per task); ``"option"`` = shape ``(n_options,)``, one column per non-zero discrete option
+    (e.g. per server, option k >= 1 = server k). ``None``: plain features.
+    """
+
+    name: str
+    shape: tuple = ()
+    role: str | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))
+        if self.role not in PART_ROLES:
+            raise ValueError(f"ObsPart {self.name!r}: role must be one of {PART_ROLES}, got {self.role!r}")
+        if self.role == "head" and len(self.shape) != 2:
+            raise ValueError(f"ObsPart {self.name!r}: a 'head' part has shape (n_heads, width), got {self.shape}")
+        if self.role == "option" and len(self.shape) != 1:
+            raise ValueError(f"ObsPart {self.name!r}: an 'option' part has shape (n_options,), got {self.shape}")
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+def obs_size(parts: Sequence[ObsPart]) -> int:
+    """The flat observation dimension: the sum of the parts' sizes."""
+    return sum(p.size for p in parts)
+
+
+def part_offsets(parts: Sequence[ObsPart]) -> dict:
+    """``{name: (offset, size)}``: where each part sits in the flat observation."""
+    out, i = {}, 0
+    for p in parts:
+        if p.name in out:
+            raise ValueError(f"duplicate observation part name {p.name!r}")
+        out[p.name] = (i, p.size)
+        i += p.size
+    return out
+
+
+def flatten_parts(parts: Sequence[ObsPart], values: Mapping[str, Any], lead: Sequence[int] = ()) -> jax.Array:
+    """Concatenate ``values[name]`` in part order into ``float32[*lead, obs_size]``.
+
+    Each value is broadcast to ``lead + part.shape`` first (so per-env quantities that every agent
+    sees can be given without the agent axis); missing or extra names raise ``KeyError``.
+    """
+    lead = tuple(lead)
+    if set(values) != {p.name for p in parts}:
+        raise KeyError(f"observation values {sorted(values)} do not match parts {[p.name for p in parts]}")
+    cols = [jnp.broadcast_to(jnp.asarray(values[p.name]), lead + p.shape).reshape(lead + (p.size,)) for p in parts]
+    return jnp.concatenate(cols, axis=-1).astype(jnp.float32)
+
+
+def unflatten_parts(parts: Sequence[ObsPart], obs: jax.Array) -> dict:
+    """Inverse of `flatten_parts`: ``{name: obs[..., cols].reshape(..., *shape)}`` for any leading axes."""
+    if obs.shape[-1] != obs_size(parts):
+        raise ValueError(f"observation has {obs.shape[-1]} columns, the parts describe {obs_size(parts)}")
+    lead = obs.shape[:-1]
+    return {p.name: obs[..., i:i + n].reshape(lead + p.shape) for p, (i, n) in zip(parts, part_offsets(parts).values())}

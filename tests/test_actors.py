@@ -9,12 +9,16 @@ import numpy as np
 import pytest
 
 import jaxedge
+from algos import maddpg
+from algos.common import obs_layout
 from algos.common.actions import ActionSpec
 from algos.common.networks import PerHeadMLP, PerOptionCritic
 from jaxedge.envs.dt_inference import MAX_FLOPS
 
 ENV = jaxedge.make("dt_inference", n_users=2, n_servers=3, n_tasks=2)
 PARAMS = ENV.default_params
+HEAD = obs_layout.head_obs_layout(ENV)
+OPTIONS = obs_layout.option_obs_offsets(ENV)
 
 
 def _spec(per_choice=True):
@@ -28,26 +32,58 @@ def _obs(seed=0):
 
 def test_dt_inference_layouts_point_at_task_and_server_columns():
     obs = _obs()
-    info = ENV.decode_observation(obs, PARAMS)
-    offset, width = ENV.head_obs_layout
+    info = ENV.physical_observation(obs, PARAMS)
+    offset, width = HEAD
     assert offset == 0 and ENV.n_tasks * width <= ENV.obs_dim
     blocks = obs[offset:offset + ENV.n_tasks * width].reshape(ENV.n_tasks, width)
     np.testing.assert_allclose(blocks[:, 0] * MAX_FLOPS, info["cycles"], rtol=1e-6)
     m = ENV.n_servers
-    cols = {o: obs[o:o + m] for o in ENV.option_obs_offsets}
-    o_f, o_b, o_g, o_d = ENV.option_obs_offsets[:4]
+    cols = {o: obs[o:o + m] for o in OPTIONS}
+    o_f, o_b, o_g, o_d = OPTIONS[:4]
     np.testing.assert_allclose(cols[o_f] * PARAMS.f_server_max, info["f_server"], rtol=1e-6)
     np.testing.assert_allclose(cols[o_b] * PARAMS.b_server_max, info["b_server"], rtol=1e-6)
     np.testing.assert_allclose(cols[o_g] * PARAMS.gain_max, info["gain"], rtol=1e-6)
     np.testing.assert_allclose(cols[o_d] * PARAMS.dist_max, info["dist"], rtol=1e-6)
-    s0 = ENV.option_obs_offsets[4]
+    s0 = OPTIONS[4]
     assert s0 + 3 * m + 1 == ENV.obs_dim  # the three per-server s' blocks, then t/L
+
+
+def _hard_coded_layouts(n_servers, n_tasks, channel=True):
+    """The offsets DTInference.head_obs_layout / option_obs_offsets hard-coded before the named parts."""
+    m, i = n_servers, n_tasks * 14 + 2
+    blocks = [i, i + m]
+    i += 2 * m
+    if channel:
+        blocks += [i, i + m]
+        i += 2 * m + 1
+    return (0, 14), tuple(blocks + [i, i + m, i + 2 * m])
+
+
+@pytest.mark.parametrize("sizes", [{}, dict(n_users=3, n_servers=5, n_tasks=4), dict(n_servers=2, n_tasks=1),
+                                   dict(n_servers=4, obs_include_channel=False)])
+def test_layouts_from_named_parts_equal_the_former_hard_coded_ones(sizes):
+    env = jaxedge.make("dt_inference", **sizes)
+    head, options = _hard_coded_layouts(env.n_servers, env.n_tasks, env.obs_include_channel)
+    assert obs_layout.head_obs_layout(env) == head
+    assert obs_layout.option_obs_offsets(env) == options
+    if not sizes:  # the defaults (8 users, 6 servers, 3 tasks), literally
+        assert head == (0, 14) and options == (44, 50, 56, 62, 69, 75, 81) and env.obs_dim == 88
+    core = maddpg.Core.build(maddpg.Config(), env, env.default_params, (0, env.obs_dim))
+    assert core.head_layout == head and core.option_offsets == options
+
+
+def test_envs_without_structured_parts_give_none():
+    for name in ("slicing", "collab_edge", "cloud_edge"):
+        env = jaxedge.make(name)
+        assert obs_layout.head_obs_layout(env) is None and obs_layout.option_obs_offsets(env) is None
+    v2x = jaxedge.make("v2x", n_servers=3)
+    assert obs_layout.head_obs_layout(v2x) is None and obs_layout.option_obs_offsets(v2x) == (1, 4, 7, 10)
 
 
 @pytest.mark.parametrize("arch", ["per_head", "per_option"])
 def test_structured_actor_emits_the_flat_layout(arch):
     spec = _spec()
-    net = spec.actor((16,), arch, ENV.head_obs_layout, ENV.option_obs_offsets)
+    net = spec.actor((16,), arch, HEAD, OPTIONS)
     p = net.init(jax.random.PRNGKey(0), jnp.zeros(ENV.obs_dim))
     out = net.apply(p, jnp.stack([_obs(0), _obs(1)]))
     assert out.shape == (2, spec.n_logits)
@@ -57,11 +93,11 @@ def test_structured_actor_emits_the_flat_layout(arch):
 
 def test_per_head_actor_routes_head_outputs_to_their_slots():
     spec = _spec()
-    net = spec.actor((16,), "per_head", ENV.head_obs_layout)
+    net = spec.actor((16,), "per_head", HEAD)
     p = net.init(jax.random.PRNGKey(0), jnp.zeros(ENV.obs_dim))
     obs = _obs()
     out = net.apply(p, obs)
-    offset, width = ENV.head_obs_layout
+    offset, width = HEAD
     raw = PerHeadMLP((16,), spec.heads, offset, width, spec.n_choices * 3).apply(
         {"params": p["params"]["PerHeadMLP_0"]}, obs)  # [heads, C logits + C*2 shares]
     logits, pre = spec.split(out)
@@ -71,12 +107,12 @@ def test_per_head_actor_routes_head_outputs_to_their_slots():
 
 def test_per_option_actor_is_equivariant_to_permuting_servers():
     spec = _spec()
-    net = spec.actor((16, 16), "per_option", ENV.head_obs_layout, ENV.option_obs_offsets)
+    net = spec.actor((16, 16), "per_option", HEAD, OPTIONS)
     p = net.init(jax.random.PRNGKey(1), jnp.zeros(ENV.obs_dim))
     obs = _obs(3)
     perm = np.array([2, 0, 1])
     permuted = obs
-    for o in ENV.option_obs_offsets:
+    for o in OPTIONS:
         permuted = permuted.at[o:o + ENV.n_servers].set(obs[o:o + ENV.n_servers][perm])
     assert not np.allclose(permuted, obs)
     logits, pre = spec.split(net.apply(p, obs))
@@ -90,13 +126,13 @@ def test_per_option_actor_is_equivariant_to_permuting_servers():
 def test_structured_actor_errors_name_what_is_missing():
     spec = _spec()
     with pytest.raises(ValueError, match="valid: 'mlp', 'per_head', 'per_option'"):
-        spec.actor((16,), "transformer", ENV.head_obs_layout)
+        spec.actor((16,), "transformer", HEAD)
     with pytest.raises(ValueError, match="head_obs_layout"):
         spec.actor((16,), "per_head", None)
     with pytest.raises(ValueError, match="option_obs_offsets"):
-        spec.actor((16,), "per_option", ENV.head_obs_layout, None)
+        spec.actor((16,), "per_option", HEAD, None)
     with pytest.raises(ValueError, match="per-choice shares"):
-        _spec(per_choice=False).actor((16,), "per_option", ENV.head_obs_layout, ENV.option_obs_offsets)
+        _spec(per_choice=False).actor((16,), "per_option", HEAD, OPTIONS)
 
 
 def _critic_input(obs, targets, shares, spec):
@@ -107,9 +143,9 @@ def _critic_input(obs, targets, shares, spec):
 
 
 def _critic(spec):
-    offset, width = ENV.head_obs_layout
+    offset, width = HEAD
     net = PerOptionCritic((16, 16), ENV.n_users, 0, ENV.obs_dim, ENV.obs_dim, spec.heads, offset, width,
-                          spec.n_choices, ENV.option_obs_offsets, spec.per_head_cont)
+                          spec.n_choices, OPTIONS, spec.per_head_cont)
     return net, net.init(jax.random.PRNGKey(2), jnp.zeros(ENV.obs_dim + ENV.n_users * spec.critic_dim))
 
 
@@ -121,7 +157,7 @@ def test_per_option_critic_is_invariant_to_permuting_servers():
     shares = np.array([[[0.2, 0.9], [0.4, 0.5]], [[0.3, 1.0], [0.7, 0.6]]])
     perm = np.array([2, 0, 1])  # new server j is old server perm[j]
     permuted = obs
-    for o in ENV.option_obs_offsets:
+    for o in OPTIONS:
         permuted = permuted.at[o:o + ENV.n_servers].set(obs[o:o + ENV.n_servers][perm])
     relabel = np.concatenate([[0], 1 + np.argsort(perm)])  # old option -> new option
     q = net.apply(p, _critic_input(obs, targets, shares, spec))
@@ -153,7 +189,7 @@ def test_per_option_critic_errors_name_what_is_missing():
     cfg = maddpg.Config(critic_arch="per_option", share_init=())
     with pytest.raises(ValueError, match="valid: 'mlp', 'per_option'"):
         maddpg.Core.build(dataclasses.replace(cfg, critic_arch="attention"), ENV, PARAMS, (0, ENV.obs_dim))
-    v2x = jaxedge.make("v2x")  # no head_obs_layout / option_obs_offsets
+    v2x = jaxedge.make("v2x")  # per-ES option columns but no per-head block
     with pytest.raises(ValueError, match="head_obs_layout, option_obs_offsets"):
         maddpg.Core.build(cfg, v2x, v2x.default_params, (0, 1))
 

@@ -254,6 +254,13 @@ def test_repeated_task_hits_and_saves_exactly_the_edge_compute_time():
     _, _, _, _, _, i_cold = transition(state, act_cloud, same_draws(env, tasks), params)
     _, _, _, _, _, i_warm = transition(s1, act_cloud, same_draws(env, tasks), params)
     assert float(i_warm["metrics"]["round_time"]) == pytest.approx(float(i_cold["metrics"]["round_time"]), rel=1e-6)
+    # ... so its lookup is not a hit in the metric (it used to count: 1.0 here)
+    assert float(i_warm["metrics"]["cache_hit_ratio"]) == 0.0
+    # an edge task missing and a cloud task on the cached result: 0 of 1 edge tasks hit (was 1 of 2)
+    s1b = controlled_state(env, params, [2, 0], [150.0] * 4, [0, m, 0, 0]).replace(cache=s1.cache)
+    act_mix = action([1, 2, 0, 0], [0, 1, 0, 0], [1.0] * 4, [1.0] * 4)
+    _, _, _, _, _, i_mix = transition(s1b, act_mix, same_draws(env, [0, m, 0, 0]), params)
+    assert float(i_mix["metrics"]["cache_hit_ratio"]) == 0.0
 
 
 def test_caches_empty_at_reset_and_persist_across_rounds():

@@ -214,8 +214,9 @@ def test_fcfs_wait_matches_hand_computation():
     np.testing.assert_allclose(info["task_delay"], expect_delay, rtol=1e-6)
     np.testing.assert_allclose(reward, [-expect_delay.sum()], rtol=1e-6)
     np.testing.assert_allclose(nxt.queue, [5e9, 0.0], rtol=1e-6)
-    expected_per_step = (1 + 3) / 2
-    np.testing.assert_allclose(info["metrics"]["wait"], expect_wait.sum() / expected_per_step, rtol=1e-6)
+    # The episode's first step: the metrics are the per-task means of its 3 tasks (§8.1).
+    np.testing.assert_allclose(info["metrics"]["wait"], expect_wait.sum() / 3, rtol=1e-6)
+    np.testing.assert_allclose(info["metrics"]["delay"], expect_delay.sum() / 3, rtol=1e-6)
     # The NumPy loop reference agrees on the same hand example.
     st_np = to_np_state(state)
     _, st_np, r_np, _, _ = ref.step_loop(st_np, assignment[None], {"n_tasks": 0.99, "bits": np.full(3, 0.5)},
@@ -321,11 +322,51 @@ def test_padded_slots_episode_length_and_noop_steps():
             slots_seen, count = slots_seen + 1, 0
         assert bool(truncated) == (t == params.episode_len - 1) and not bool(terminated)
     assert slots_seen == 6
-    # metrics["delay"] is normalised by E[N_t] per step: its sum is total delay / E[N_t] per step.
-    expected_per_step = (params.n_min + params.n_max) / 2 / 4
-    np.testing.assert_allclose(delay_metric * expected_per_step, -total_reward, rtol=1e-5)
+    # The episode mean of metrics["delay"] is the paper's per-task mean: total delay / actual task count
+    # (it used to divide by the expected count, (n_min + n_max) / 2 per slot: a few % off).
+    np.testing.assert_allclose(delay_metric / params.episode_len, -total_reward / total_tasks, rtol=1e-5)
+    expected_count = (params.n_min + params.n_max) / 2 * params.n_slots
+    assert abs(total_tasks - expected_count) > 0.5  # this episode's count differs from the expected one
     assert total_tasks >= 6
     assert int(state.t) == 0 and int(state.tasks_done) == 0  # auto-reset after 24 steps
+
+
+def test_delay_metric_is_the_per_task_mean_of_any_window_from_reset_and_of_the_episode():
+    """evaluate's window from reset and LogWrapper's episode both report sum(delay) / actual task count."""
+    from algos.common.evaluation import rollout_stats
+    from jaxedge.wrappers import LogWrapper
+
+    env = ce.CollabEdge(n_servers=3, max_tasks=8, per_task=False)
+    params = stressed(env.default_params).replace(n_slots=50)
+    rr = heuristics.make_heuristic(env, "round_robin")
+    stats = rollout_stats(env, params, rr, jax.random.PRNGKey(0), 4, 7)  # 7 steps of 50-step episodes
+    pooled = np.asarray(stats["delay_step"]) / np.asarray(stats["tasks"])
+    np.testing.assert_allclose(stats["delay"], pooled, rtol=1e-5)
+
+    env = ce.CollabEdge(n_servers=3, max_tasks=4, per_task=True)
+    params = stressed(env.default_params).replace(n_slots=3)
+    log = LogWrapper(env)
+    obs, state = log.reset(jax.random.PRNGKey(1), params)
+    delay, tasks = 0.0, 0
+    for t in range(params.episode_len):
+        obs, state, reward, _, truncated, info = log.step(jax.random.PRNGKey(t), state, jnp.array([t % 3]), params)
+        delay, tasks = delay - float(reward[0]), tasks + int(info["valid"])
+    assert bool(truncated)
+    np.testing.assert_allclose(info["returned_episode_metrics"]["delay"], delay / tasks, rtol=1e-5)
+
+
+def test_paper_preset_follows_n_max_above_100():
+    """Fig. 5(a) sweeps N_max in 60..140 (spec §7.2): Params.paper(max_tasks=140) draws N_t up to 140."""
+    for n in (60, 140):
+        p = ce.Params.paper(4, n, per_task=False)
+        assert p.n_max == n and p.density.shape == (n,)
+    env = ce.CollabEdge(n_servers=4, max_tasks=140, per_task=False)
+    keys = jax.random.split(jax.random.PRNGKey(0), 64)
+    _, state = jax.vmap(env.reset, in_axes=(0, None))(keys, env.default_params)
+    assert int(state.n_tasks.max()) > 100
+    swept = ce.Params.paper(4, 140, per_task=False, n_max=60)  # a sweep point inside the same padding
+    _, state = jax.vmap(env.reset, in_axes=(0, None))(keys, swept)
+    assert 40 < int(state.n_tasks.max()) <= 60
 
 
 def test_queues_never_negative_and_obs_finite_over_rollouts():

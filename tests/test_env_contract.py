@@ -194,6 +194,28 @@ def test_spaces_sample_is_contained(env_and_params):
     assert obs.shape[0] == env.num_agents and obs.dtype == jnp.float32
 
 
+def test_observation_parts_describe_the_flat_observation(env_and_params):
+    """obs_dim is the parts' total; the generic decoder splits rows into the named parts (with any
+    leading axes) and flattening the parts gives the observation back bit for bit."""
+    env, params = env_and_params
+    parts = env.observation_parts
+    assert env.obs_dim == sum(p.size for p in parts) == env.observation_space(params).shape[-1]
+    assert len({p.name for p in parts}) == len(parts)
+    obs, state = env.reset(jax.random.PRNGKey(3), params)
+    action = env.action_space(params).sample(jax.random.PRNGKey(4))
+    obs2, *_ = env.step(jax.random.PRNGKey(5), state, action, params)
+    for o in (obs, obs2, jnp.stack([obs, obs2])):
+        decoded = env.decode_observation(o)
+        assert list(decoded) == [p.name for p in parts]
+        for p in parts:
+            assert decoded[p.name].shape == o.shape[:-1] + p.shape, p.name
+            i, n = env.obs_offsets[p.name]
+            np.testing.assert_array_equal(np.asarray(decoded[p.name]).reshape(o.shape[:-1] + (n,)), o[..., i:i + n])
+        flat = env.flatten_observation(decoded, lead=o.shape[:-1])
+        np.testing.assert_array_equal(np.asarray(flat), np.asarray(o))
+    np.testing.assert_array_equal(np.asarray(env.flatten_observation(env.decode_observation(obs))), np.asarray(obs))
+
+
 def test_wrong_action_shape_raises(env_and_params):
     env, params = env_and_params
     key = jax.random.PRNGKey(0)

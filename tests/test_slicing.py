@@ -180,7 +180,7 @@ def test_observation_units_and_decoding():
     norm = Params.paper(n_users=6)
     np.testing.assert_allclose(env.observations(state, norm)[0], np.concatenate([counts, counts]) / 6, rtol=1e-6)
     for params in (raw, norm):
-        np.testing.assert_allclose(env.decode_observation(env.observations(state, params), params)[0], counts,
+        np.testing.assert_allclose(env.physical_observation(env.observations(state, params), params)["slice_users"][0], counts,
                                    rtol=1e-5)
 
 

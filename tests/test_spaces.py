@@ -50,3 +50,30 @@ def test_hybrid_and_dict():
     x = d.sample(KEY)
     assert bool(d.contains(x))
     assert not bool(d.contains({"hyb": x["hyb"]}))
+
+
+def test_obs_parts_offsets_flatten_and_unflatten():
+    parts = (spaces.ObsPart("task", (2, 3), "head"), spaces.ObsPart("scalar"), spaces.ObsPart("srv", (4,), "option"))
+    assert spaces.obs_size(parts) == 11
+    assert spaces.part_offsets(parts) == {"task": (0, 6), "scalar": (6, 1), "srv": (7, 4)}
+    values = {"task": jnp.arange(12.0).reshape(2, 2, 3), "scalar": jnp.array([7.0, 8.0]), "srv": jnp.arange(4.0)}
+    flat = spaces.flatten_parts(parts, values, lead=(2,))
+    assert flat.shape == (2, 11) and flat.dtype == jnp.float32
+    np.testing.assert_array_equal(flat[1], [6, 7, 8, 9, 10, 11, 8, 0, 1, 2, 3])  # "srv" broadcast to both rows
+    back = spaces.unflatten_parts(parts, flat)
+    np.testing.assert_array_equal(back["task"], values["task"])
+    np.testing.assert_array_equal(back["scalar"], values["scalar"])
+    np.testing.assert_array_equal(back["srv"], np.tile(np.arange(4.0), (2, 1)))
+    np.testing.assert_array_equal(spaces.flatten_parts(parts, back, (2,)), flat)
+    with pytest.raises(KeyError):
+        spaces.flatten_parts(parts, {"task": values["task"]}, (2,))
+    with pytest.raises(ValueError, match="columns"):
+        spaces.unflatten_parts(parts, jnp.zeros((2, 10)))
+    with pytest.raises(ValueError, match="duplicate"):
+        spaces.part_offsets(parts + (spaces.ObsPart("srv"),))
+    with pytest.raises(ValueError, match="head"):
+        spaces.ObsPart("bad", (3,), "head")
+    with pytest.raises(ValueError, match="option"):
+        spaces.ObsPart("bad", (3, 2), "option")
+    with pytest.raises(ValueError, match="role"):
+        spaces.ObsPart("bad", (3,), "per_server")

@@ -289,7 +289,7 @@ def test_act_sequential_observes_the_live_twin():
     np.testing.assert_allclose(obs_seq[0], slot_start[0], rtol=1e-6)
     # agent i sees the slot-start CPU of its ES halved once per earlier agent at that ES
     nearest = np.asarray(jnp.argmin(dist, -1))
-    seen_cpu = np.asarray(env.decode_observation(obs_seq, params)["cpu"])
+    seen_cpu = np.asarray(env.physical_observation(obs_seq, params)["cpu"])
     for i in range(5):
         j = nearest[i]
         earlier = int(np.sum(nearest[:i] == j))
@@ -429,3 +429,10 @@ def test_non_finite_and_out_of_range_actions_follow_the_rule():
     _, _, reward, _, _, info = out_bad
     assert np.all(np.isfinite(reward)) and float(info["metrics"]["clip_ratio"]) == 0.5
     assert float(info["metrics"]["delay"]) <= params.cost_cap
+    # A15 caps the per-vehicle cost, not T and E apart: a starved vehicle costs exactly cost_cap
+    # (capping T and E separately gave w cap + (1 - w) E, about 5 for w = 0.5)
+    own = transition(state, bad, draws, params.replace(reward_global=False))[2]
+    np.testing.assert_allclose(np.asarray(own)[[0, 3]], -params.cost_cap, rtol=1e-6)
+    assert np.all(-np.asarray(own)[[1, 2]] < params.cost_cap)
+
+

@@ -12,6 +12,7 @@
 * `actions`: `ActionSpec` (policy heads for Discrete / MultiDiscrete / Hybrid spaces) and
   `DiscretisedActions` (DQN).
 * `replay`: fixed-capacity ring buffer living in the scan state, memory checked at config time.
+* `obs_layout`: `head_obs_layout` / `option_obs_offsets` from the env's named observation parts.
 * `evaluation`: deterministic rollouts over many envs -> the env's physical metrics.
 * `federated`, `twin_pool`: FedAvg / personalised FL and the eq. 23 digital-twin experience pool.
 """

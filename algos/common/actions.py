@@ -198,7 +198,8 @@ class ActionSpec:
     def actor(self, hidden, arch: str = "mlp", head_layout=None, option_offsets=None, out_scale: float = 0.01):
         """The actor network emitting ``n_logits``: a flat ``MLP`` on the whole observation
         (``arch="mlp"``), one `PerHeadActor` shared by every head (``"per_head"``; needs the env's
-        ``head_obs_layout`` and, with continuous outputs, a continuous shape ``head_shape + (k,)``)
+        ``head_obs_layout`` (`algos.common.obs_layout`, from its named observation parts) and, with
+        continuous outputs, a continuous shape ``head_shape + (k,)``)
         or one `PerOptionActor` shared by every (head, option) pair (``"per_option"``; also needs
         ``option_obs_offsets`` and, with continuous outputs, per-choice shares)."""
         if arch == "mlp":

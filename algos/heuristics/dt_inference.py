@@ -83,7 +83,7 @@ def greedy(env: dti.DTInference) -> Policy:
         raise ValueError("dt_greedy needs obs_include_channel=True (it computes rates)")
 
     def agent(obs_i, params):
-        info = env.decode_observation(obs_i, params)
+        info = env.physical_observation(obs_i, params)
         srv_cost, srv_freq = _server_option_costs(info, params)
         best_srv = jnp.argmin(srv_cost, axis=1)
         targets, phi_f = [], []

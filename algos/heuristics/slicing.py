@@ -63,7 +63,7 @@ def proportional(env: sl.Slicing) -> Policy:
     rounded by largest remainder with every slice keeping at least one block (unit)."""
 
     def policy(key, obs, state, params):
-        n = env.decode_observation(obs, params)  # (B, I) slice user counts
+        n = env.physical_observation(obs, params)["slice_users"]  # (B, I) slice user counts
         return _split(env, n * params.task_bits, n * params.task_cycles).astype(jnp.int32)
 
     return policy
@@ -76,7 +76,7 @@ def obs_oracle(env: sl.Slicing) -> Policy:
     AP's own alpha e^(-L_b) + (1 - alpha) e^(phi_b)."""
 
     def policy(key, obs, state, params):
-        counts = jnp.round(env.decode_observation(obs, params)).astype(jnp.int32)  # (B, I)
+        counts = jnp.round(env.physical_observation(obs, params)["slice_users"]).astype(jnp.int32)  # (B, I)
         # users sorted by slice: user u is in slice #{i : cumsum(n)_i <= u}
         labels = jnp.sum(jnp.arange(env.max_users)[None, :, None] >= jnp.cumsum(counts, -1)[:, None, :-1], -1)
         median = sl.annulus_distance(0.5, params.d_min, params.radius)

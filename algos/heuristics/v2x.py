@@ -88,7 +88,7 @@ def greedy(env: v2x.V2X) -> Policy:
         f_local = jnp.where(params.local_dvfs, v2x.best_local_frequency(params), params.f_loc)
 
         def agent(i, obs_i):
-            seen = env.decode_observation(obs_i, params)  # live twin: cpu, bw
+            seen = env.physical_observation(obs_i, params)  # live twin: cpu, bw
             dist_i = jnp.broadcast_to(dist[i], (n, n))
             on_cpu, on_acc, on_bw, _ = v2x.routing(candidates, dist_i, params, n)  # row c: offload to ES c+1
             crowd = 1.0 + later[i]
@@ -102,7 +102,7 @@ def greedy(env: v2x.V2X) -> Policy:
                 v2x.wired_length(on_acc, on_cpu, params.es_pos), f_local, params,
             )
             t_loc, e_loc = v2x.delay_energy(bits, False, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, f_local, params)
-            cost, _, _ = v2x.capped_cost(
+            cost, _, _, _ = v2x.capped_cost(
                 jnp.concatenate([t_loc[None], delay]), jnp.concatenate([e_loc[None], energy]), params
             )
             choice = jnp.argmin(cost)

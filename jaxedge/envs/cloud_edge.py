@@ -65,7 +65,9 @@ Gaps filled and deviations (seed_004_spec.md §9, resolutions A1-A26; [G] defaul
   read as the spec says (b_n^k = b_t^n, S^k = S_k). A5-A14 and A20-A23 concern the learners, not
   the env.
 * w1 = 1 /s, w2 = 0.5 /J (§6.4). Metrics: ``round_time`` T_t, ``energy`` per active UE, ``cost``
-  w1 T_t + w2 sum E, ``cache_hit_ratio`` over offloaded tasks, ``collision_ratio`` (transmitting UEs
+  w1 T_t + w2 sum E, ``cache_hit_ratio`` = the share of edge (x = 1) tasks whose result was cached
+  (the only hits that save anything, §2.6; a cloud task's "hit" saves nothing and is not counted),
+  ``collision_ratio`` (transmitting UEs
   sharing their channel with another transmitting UE of the cell), offload shares, cache fill.
 """
 
@@ -198,12 +200,12 @@ class StepDraws:
 
 
 LN10_OVER_10 = float(np.log(10.0) / 10.0)
+LOWER_BOUND_TIMES = ("t1_local", "t1_edge", "t21", "t1_cloud", "t22")  # observed as log(1 + T / 1 s)
 
 
 def log_path_gain(dist, params):
-    """ln |h|^2 with |h|^2 = 10^(-(128.1 + 37.6 log10(d / 1 km)) / 10), d >= d_min (§6.4, A4)."""
-    d = jnp.maximum(dist, params.d_min)
-    return -(params.pl_const_db + params.pl_slope_db * jnp.log10(d / 1000.0)) * LN10_OVER_10
+    """ln |h|^2, |h|^2 = 10^(-(128.1 + 37.6 log10(d / 1 km)) / 10), d >= d_min (§6.4, A4)."""
+    return channel.log_path_gain_log_distance(jnp.maximum(dist, params.d_min), params.pl_const_db, params.pl_slope_db)
 
 
 def rate(bandwidth, log_sinr, params):
@@ -264,8 +266,11 @@ class CloudEdge(MultiAgentEnv):
         )
 
     @property
-    def obs_dim(self) -> int:
-        return 7 + self.n_cells
+    def observation_parts(self) -> tuple[spaces.ObsPart, ...]:
+        """(U6): received power, the five lower-bound times of `LOWER_BOUND_TIMES`; mask; edge id."""
+        part = spaces.ObsPart
+        return (part("rx_power"), *(part(n) for n in LOWER_BOUND_TIMES), part("mask"),
+                part("edge_id", (self.n_cells,)))
 
     def observation_space(self, params) -> spaces.Box:
         return spaces.Box(-jnp.inf, jnp.inf, (self.num_agents, self.obs_dim))
@@ -472,13 +477,8 @@ class CloudEdge(MultiAgentEnv):
         size = cache_lib.to_kbit(so).reshape(K, J)
         capacity = cache_lib.capacity_kbit(params.cache_capacity)
 
-        def update_cell(c, items, sizes, active):
-            new, _ = cache_lib.access_sequence(
-                c, items, sizes, active, capacity, params.cache_policy, params.insert_if_fits
-            )
-            return new
-
-        new_cache = jax.vmap(update_cell)(state.cache, state.task.reshape(K, J), size, tx.reshape(K, J))
+        new_cache = cache_lib.access_cells(state.cache, state.task.reshape(K, J), size, tx.reshape(K, J), capacity,
+                                           params.cache_policy, params.insert_if_fits)
 
         # Metrics.
         n_active = jnp.maximum(jnp.sum(mask), 1)
@@ -491,7 +491,7 @@ class CloudEdge(MultiAgentEnv):
             "round_time": round_time,
             "energy": total_energy / n_active,
             "cost": cost,
-            "cache_hit_ratio": jnp.sum(hit & tx) / jnp.maximum(n_tx, 1),
+            "cache_hit_ratio": jnp.sum(hit & off1) / jnp.maximum(jnp.sum(off1), 1),  # hits that save (2), §2.6
             "collision_ratio": jnp.sum(collide) / jnp.maximum(n_tx, 1),
             "local_ratio": jnp.sum(loc) / n_active,
             "edge_ratio": jnp.sum(off1) / n_active,
@@ -542,11 +542,9 @@ class CloudEdge(MultiAgentEnv):
     def observations(self, state: State, params: Params) -> jax.Array:
         """float32[N, 7 + K]: scaled (U6) features, mask, one-hot edge id; zeros for padding."""
         lb = self.lower_bounds(state, params)
-        rx_dbm = lb["ln_rx_power"] / LN10_OVER_10 + 30.0
-        feats = [(rx_dbm + 200.0) / 100.0] + [
-            jnp.log1p(lb[name]) for name in ("t1_local", "t1_edge", "t21", "t1_cloud", "t22")
-        ]
         mask = state.mask.astype(jnp.float32)
-        local = jnp.stack(feats, axis=-1) * mask[:, None]
-        onehot = np.eye(self.n_cells, dtype=np.float32)[self.cell_of()]
-        return jnp.concatenate([local, mask[:, None], onehot * mask[:, None]], axis=-1).astype(jnp.float32)
+        rx_dbm = lb["ln_rx_power"] / LN10_OVER_10 + 30.0
+        values = {name: jnp.log1p(lb[name]) * mask for name in LOWER_BOUND_TIMES}
+        values.update(rx_power=(rx_dbm + 200.0) / 100.0 * mask, mask=mask,
+                      edge_id=np.eye(self.n_cells, dtype=np.float32)[self.cell_of()] * mask[:, None])
+        return self.flatten_observation(values)

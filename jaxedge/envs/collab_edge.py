@@ -32,11 +32,14 @@ entries mean server 0.
 ``info``: ``metrics`` (below), ``valid`` (a task was decided), ``slot_end`` (eq. 5 applied),
 ``t`` / ``n`` (slot and task index decided, for feedback-memory indexing, spec §11.1) and
 ``task_delay`` (the decided task's delay, or the slot's per-position delays, 0 where no task).
-``metrics``: ``delay`` and ``wait`` are the step's summed service delay / wait divided by the expected
-number of tasks per step, (n_min + n_max) / 2 / steps_per_slot, so their average over the steps of
-an episode (what `evaluate` and `LogWrapper` report) is the pooled mean per task, the paper's
-"average service delay" (§8.1); ``tasks`` is the number of tasks decided, ``queue`` / ``queue_max``
-the mean / largest ES backlog (cycles) after the step.
+``metrics``: ``delay`` and ``wait`` are built so that their mean over the first W steps of an episode
+(what `evaluate` and `LogWrapper` report; W = the episode for the latter) is exactly the summed
+service delay / wait of the tasks decided in those steps divided by their actual number, the pooled
+mean per task of the paper's "average service delay" (§8.1; the state keeps the episode's running
+sums, spec §11.1). A single step's value is an increment of that running mean (see `_metrics`), not a
+delay; a window that starts mid-episode is not a per-task mean: use ``sum(delay_step) / sum(tasks)``
+there (``delay_step`` = the step's summed delay, ``tasks`` = tasks decided). ``queue`` /
+``queue_max`` are the mean / largest ES backlog (cycles) after the step.
 
 Gaps filled and deviations (seed_003_spec.md):
 * Constants (§7.2): f, v and rho are the released code's NumPy legacy draws (f: seed 2,
@@ -130,12 +133,17 @@ class Params:
     @classmethod
     def paper(cls, n_servers: int = 10, max_tasks: int = 100, per_task: bool = True,
               f_max: float = 50.0, f_max_mode: str = "legacy", **overrides) -> "Params":
-        """Table II with the released code's exact constants (§7.2); correct-behaviour flags."""
+        """Table II with the released code's exact constants (§7.2); correct-behaviour flags.
+
+        ``max_tasks`` is N_max (N_t ~ U{1..N_max}; Fig. 5(a) sweeps 60..140, §7.2) and the static
+        padding of a slot (`CollabEdge.max_tasks` must match). To sweep N_max inside one compilation,
+        pad to the largest value and pass ``n_max`` (traced, <= max_tasks) as an override.
+        """
         values = dict(
             freq=jnp.asarray(server_frequencies(n_servers, f_max, f_max_mode), jnp.float32),
             rate=jnp.asarray(server_rates(n_servers), jnp.float32),
             density=jnp.asarray(task_densities(max_tasks), jnp.float32),
-            n_max=min(100, max_tasks),
+            n_max=max_tasks,  # N_max (§7.2, Fig. 5(a))
             steps_per_slot=max_tasks if per_task else 1,
         )
         values.update(overrides)
@@ -160,6 +168,8 @@ class State:
     period: jax.Array  # int32 slot whose steps are running (a step decides a task iff t == period)
     pos: jax.Array  # int32 step within the current period (0..steps_per_slot - 1)
     tasks_done: jax.Array  # int32 tasks decided so far this episode (round-robin pointer)
+    delay_done: jax.Array  # float32 sum of their service delays, s (for the per-task mean, §8.1)
+    wait_done: jax.Array  # float32 sum of their waits, s
 
 
 @struct.dataclass
@@ -224,8 +234,11 @@ class CollabEdge(MultiAgentEnv):
         return getattr(Params, name)(self.n_servers, self.max_tasks, self.per_task)  # per-server arrays
 
     @property
-    def obs_dim(self) -> int:
-        return self.n_servers + 2 if self.per_task else 2 * self.max_tasks + self.n_servers
+    def observation_parts(self) -> tuple[spaces.ObsPart, ...]:
+        """Per task: d (Mbit), g (Gcycles), queue per ES (Gcycles) (eq. 7); per slot: d and g per task
+        position (0 past N_t), then Q per ES."""
+        part, shape = spaces.ObsPart, () if self.per_task else (self.max_tasks,)
+        return (part("bits", shape), part("cycles", shape), part("queue", (self.n_servers,)))
 
     def observation_space(self, params) -> spaces.Box:
         return spaces.Box(0.0, jnp.inf, (1, self.obs_dim))
@@ -293,6 +306,7 @@ class CollabEdge(MultiAgentEnv):
             bits=bits.astype(jnp.float32),
             n_tasks=n_tasks,
             task=zero, t=zero, period=zero, pos=zero, tasks_done=zero,
+            delay_done=jnp.zeros((), jnp.float32), wait_done=jnp.zeros((), jnp.float32),
         )
 
     def decode_action(self, action) -> jax.Array:
@@ -320,11 +334,31 @@ class CollabEdge(MultiAgentEnv):
         period = state.period + wrap.astype(jnp.int32)
         return jnp.where(wrap, 0, pos), period, wrap
 
-    def _metrics(self, delay_sum, wait_sum, tasks, queue, params):
-        expected = (params.n_min + params.n_max) / (2.0 * self.steps_per_slot)  # E[N_t] per step
+    def _metrics(self, state: State, delay_sum, wait_sum, tasks, queue):
+        """The step's metrics; ``delay`` / ``wait`` are increments whose running mean is the per-task mean.
+
+        With ``m_t = D_t / K_t`` the mean delay per task over the episode's first t steps (D_t the summed
+        delays, K_t the tasks decided), ``delay`` at step t is ``t m_t - (t - 1) m_(t-1)``: their sum
+        over the first W steps telescopes to ``W m_W``, so the mean over an episode's first W steps
+        (what `evaluate` and `LogWrapper` report) is exactly the pooled mean per task, the paper's
+        "average service delay" (§8.1). Computed as ``m_t + (t - 1)(d - k m_(t-1)) / K_t`` (no
+        cancellation of large terms). ``delay_step`` / ``tasks`` are the step's plain sums, for a
+        ratio of sums over any window.
+        """
+        k = tasks.astype(jnp.int32)
+        t = (state.period * self.steps_per_slot + state.pos + 1).astype(jnp.float32)  # steps this episode
+        k_prev = jnp.maximum(state.tasks_done, 1).astype(jnp.float32)
+        k_now = jnp.maximum(state.tasks_done + k, 1).astype(jnp.float32)
+
+        def increment(total_prev, step_sum):
+            mean_prev = total_prev / k_prev
+            change = (step_sum - k.astype(jnp.float32) * mean_prev) / k_now  # m_t - m_(t-1)
+            return mean_prev + change + (t - 1.0) * change
+
         return {
-            "delay": delay_sum / expected,
-            "wait": wait_sum / expected,
+            "delay": increment(state.delay_done, delay_sum),
+            "wait": increment(state.wait_done, wait_sum),
+            "delay_step": delay_sum,
             "tasks": tasks.astype(jnp.float32),
             "queue": queue.mean(),
             "queue_max": queue.max(),
@@ -355,12 +389,14 @@ class CollabEdge(MultiAgentEnv):
             period=period,
             pos=pos,
             tasks_done=state.tasks_done + valid.astype(jnp.int32),
+            delay_done=state.delay_done + delay,
+            wait_done=state.wait_done + wait,
         )
         obs = self.observations(next_state, params)
         quirk = params.next_state_queue_quirk & last & jnp.logical_not(wrap)  # A20
-        obs = jnp.where(quirk & (jnp.arange(self.obs_dim) >= 2), 0.0, obs)
+        obs = jnp.where(quirk & (jnp.arange(self.obs_dim) >= self.obs_offsets["queue"][0]), 0.0, obs)
         info = {
-            "metrics": self._metrics(delay, wait, valid, queue, params),
+            "metrics": self._metrics(state, delay, wait, valid, queue),
             "valid": valid, "slot_end": last, "t": state.t, "n": state.task, "task_delay": delay,
         }
         truncated = period >= params.n_slots
@@ -386,10 +422,12 @@ class CollabEdge(MultiAgentEnv):
             period=period,
             pos=pos,
             tasks_done=state.tasks_done + state.n_tasks,
+            delay_done=state.delay_done + delay.sum(),
+            wait_done=state.wait_done + wait.sum(),
         )
         delay_sum = delay.sum()
         info = {
-            "metrics": self._metrics(delay_sum, wait.sum(), state.n_tasks, queue, params),
+            "metrics": self._metrics(state, delay_sum, wait.sum(), state.n_tasks, queue),
             "valid": jnp.ones((), bool), "slot_end": jnp.ones((), bool), "t": state.t,
             "n": jnp.zeros((), jnp.int32), "task_delay": delay,
         }
@@ -401,16 +439,12 @@ class CollabEdge(MultiAgentEnv):
     def observations(self, state: State, params: Params) -> jax.Array:
         """Per task: [d, rho d, queue] (eq. 7); per slot: [d_1..S, g_1..S, Q]. float32[1, obs_dim]."""
         if self.per_task:
-            cycles = params.density[state.task] * state.bits
+            cycles = params.density[state.task] * state.bits  # g = rho_n d
             queue = state.queue + jnp.where(params.obs_qbef, state.qbef, 0.0)  # A4
-            obs = jnp.concatenate([
-                jnp.stack([state.bits / params.bits_unit, cycles / params.cycles_unit]),
-                queue / params.cycles_unit,
-            ])
         else:
-            obs = jnp.concatenate([
-                state.bits / params.bits_unit,
-                params.density * state.bits / params.cycles_unit,
-                state.queue / params.cycles_unit,
-            ])
-        return obs[None].astype(jnp.float32)
+            cycles, queue = params.density * state.bits, state.queue
+        return self.flatten_observation({
+            "bits": state.bits / params.bits_unit,
+            "cycles": cycles / params.cycles_unit,
+            "queue": queue / params.cycles_unit,
+        })

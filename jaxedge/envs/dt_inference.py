@@ -8,7 +8,8 @@ chosen server. Delay and energy follow eqs. 1-3 / U1-U2, the cost eq. 8 and the 
 Action (``Hybrid``): ``discrete: int32[U, N]`` target in {0..M}; ``continuous: float32[U, N, 2]`` =
 (phi_f, phi_b).
 
-Feasibility rule (spec §4.2, A18, ``alloc_mode="request"``). A task asks for ``phi_f`` of its
+Feasibility rule (spec §4.2, A18: the spec's default "request" mode; its ``alloc_mode="share"``
+alternative is not implemented, there is no switch). A task asks for ``phi_f`` of its
 executing node's CPU and ``phi_b`` of its server's bandwidth. Whenever the requests on one node
 exceed its capacity (C2 local CPU, C3 server CPU, C4 server bandwidth) they are all scaled by the
 same factor so that the sum equals the capacity. Shares are clipped to ``[min_share, 1]``;
@@ -36,8 +37,17 @@ Deviations from the paper and gaps filled (all from seed_000_spec.md; docs/DEVIA
   the rate), and the partial global state s' (previous step's per-server requested CPU and
   bandwidth fractions and offloaded-task share, plus t/L), all scaled to O(1).
 * Digital twin (A11): every step the twin observes g, d, f, b with multiplicative N(0, sigma^2)
-  deviations (sigma = 0.05) and estimates each task's delay and energy with the same formulas;
-  ``info["metrics"]`` reports its mean relative error.
+  deviations (sigma = 0.05, floored at 1e-3 of the value) and estimates each task's delay and energy
+  with the same formulas. ``info["metrics"]``: ``twin_delay_error`` / ``twin_energy_error`` = mean
+  |T_hat - T| / T over the step's tasks (one draw's spread), and ``twin_delay_bias`` /
+  ``twin_energy_bias`` = mean (T_hat - T) / T, signed: its average over steps estimates the spec's
+  mapping bias (E T_hat - T) / T pooled over tasks (take |.| after averaging; it is O(sigma^2)).
+  The spec's per-task |E T_hat - T| / T would need many twin draws per task and is not computed,
+  nor its optional first-order bias correction.
+* Spec options not implemented (only the spec's defaults exist): ``alloc_mode="share"`` (A18),
+  ``power_split`` (A4), ``norm="global"`` / ``"none"`` (A8), ``mu_hetero`` (A46), per-type T_max (A47),
+  background load (A15), per-user task counts N_i <= N (A13), ``reward_offset`` (A19),
+  ``images_per_task`` (A7) and random-walk mobility (A14).
 """
 
 from __future__ import annotations
@@ -210,25 +220,20 @@ class DTInference(MultiAgentEnv):
         return 3 * self.n_servers + 1
 
     @property
-    def obs_dim(self) -> int:
-        channel_dim = 2 * self.n_servers + 1 if self.obs_include_channel else 0
-        return self.n_tasks * TASK_FEATURES + 2 + 2 * self.n_servers + channel_dim + self.sprime_dim
-
-    @property
-    def head_obs_layout(self) -> tuple[int, int]:
-        """Task j's features (X/X_max, D/D_max, one-hot type) open the observation, one block per head."""
-        return 0, TASK_FEATURES
-
-    @property
-    def option_obs_offsets(self) -> tuple[int, ...]:
-        """Target k >= 1 is server k: its F_k, B_k, own gain and distance (if observed) and s' columns."""
-        m, i = self.n_servers, self.n_tasks * TASK_FEATURES + 2
-        blocks = [i, i + m]
-        i += 2 * m
+    def observation_parts(self) -> tuple[spaces.ObsPart, ...]:
+        """Eq. 10 (+ A16 channel, + A20 s'): task j's features (X/X_max, D/D_max, one-hot type) per
+        head, then own battery and F_i, one column per server k for F_k, B_k, gain, distance and
+        the three s' blocks (option k >= 1 = server k), own P_i and the progress t/L."""
+        m, part = self.n_servers, spaces.ObsPart
+        parts = [
+            part("task", (self.n_tasks, TASK_FEATURES), "head"), part("battery"), part("f_user"),
+            part("f_server", (m,), "option"), part("b_server", (m,), "option"),
+        ]
         if self.obs_include_channel:
-            blocks += [i, i + m]
-            i += 2 * m + 1
-        return tuple(blocks + [i, i + m, i + 2 * m])
+            parts += [part("gain", (m,), "option"), part("dist", (m,), "option"), part("p_tx")]
+        parts += [part("sprime_cpu", (m,), "option"), part("sprime_bw", (m,), "option"),
+                  part("sprime_offload", (m,), "option"), part("progress")]
+        return tuple(parts)
 
     def observation_space(self, params) -> spaces.Box:
         return spaces.Box(-jnp.inf, jnp.inf, (self.n_users, self.obs_dim))
@@ -418,6 +423,8 @@ class DTInference(MultiAgentEnv):
             "offload_ratio": offloaded.mean(),
             "twin_delay_error": twin.relative_error(delay_hat, delay).mean(),
             "twin_energy_error": twin.relative_error(energy_hat, energy).mean(),
+            "twin_delay_bias": twin.signed_relative_error(delay_hat, delay).mean(),  # eqs. 6-7, A11
+            "twin_energy_bias": twin.signed_relative_error(energy_hat, energy).mean(),
         }
         truncated = t_next >= params.episode_len
         terminated = jnp.zeros((), bool)
@@ -426,55 +433,48 @@ class DTInference(MultiAgentEnv):
 
     # ---- observation ----------------------------------------------------------------------------
     def observations(self, state: State, params: Params) -> jax.Array:
-        """Eq. 10 (+ own channel, A16) + s' (A20) per agent: float32[U, obs_dim]."""
-        u = self.n_users
+        """Eq. 10 (+ own channel, A16) + s' (A20) per agent: float32[U, obs_dim], `observation_parts`."""
+        m = self.n_servers
         cycles, bits = tasks.medmnist_cycles_and_bits(state.task_type, 1.0, params.image_side)
         max_bits = tasks.task_bits(MAX_CHANNELS, params.image_side)
-        task_feats = jnp.concatenate([
-            (cycles / MAX_FLOPS)[..., None],
-            (bits / max_bits)[..., None],
-            jax.nn.one_hot(state.task_type, NUM_TYPES),
-        ], axis=-1).reshape(u, -1)
-
-        def everyone(x):
-            return jnp.broadcast_to(x, (u,) + x.shape)
-
-        parts = [
-            task_feats,
-            (state.battery / state.battery_init)[:, None],
-            (state.f_user / params.f_user_max)[:, None],
-            everyone(state.f_server / params.f_server_max),
-            everyone(state.b_server / params.b_server_max),
-        ]
-        if self.obs_include_channel:
-            parts += [
-                state.gain / params.gain_max,
-                state.dist / params.dist_max,
-                (state.p_tx / params.p_tx_max)[:, None],
-            ]
-        parts.append(everyone(state.sprime))
-        return jnp.concatenate(parts, axis=-1).astype(jnp.float32)
-
-    def decode_observation(self, obs: jax.Array, params: Params) -> dict:
-        """Invert `observations` for one agent's row(s) into physical units (used by heuristics).
-
-        Returns task ``cycles`` and ``bits`` (per unit c_pf), ``f_user``, ``f_server``, ``b_server``
-        and, when the observation includes the channel, ``gain``, ``dist`` and ``p_tx``.
-        """
-        n, m = self.n_tasks, self.n_servers
-        task = obs[..., : n * TASK_FEATURES].reshape(obs.shape[:-1] + (n, TASK_FEATURES))
-        i = n * TASK_FEATURES
-        out = {
-            "cycles": task[..., 0] * MAX_FLOPS * params.cycles_per_flop,
-            "bits": task[..., 1] * tasks.task_bits(MAX_CHANNELS, params.image_side),
-            "battery_fraction": obs[..., i],
-            "f_user": obs[..., i + 1] * params.f_user_max,
-            "f_server": obs[..., i + 2 : i + 2 + m] * params.f_server_max,
-            "b_server": obs[..., i + 2 + m : i + 2 + 2 * m] * params.b_server_max,
+        values = {
+            "task": jnp.concatenate([
+                (cycles / MAX_FLOPS)[..., None],
+                (bits / max_bits)[..., None],
+                jax.nn.one_hot(state.task_type, NUM_TYPES),
+            ], axis=-1),
+            "battery": state.battery / state.battery_init,
+            "f_user": state.f_user / params.f_user_max,
+            "f_server": state.f_server / params.f_server_max,
+            "b_server": state.b_server / params.b_server_max,
+            "sprime_cpu": state.sprime[:m],
+            "sprime_bw": state.sprime[m:2 * m],
+            "sprime_offload": state.sprime[2 * m:3 * m],
+            "progress": state.sprime[3 * m],
         }
-        i += 2 + 2 * m
         if self.obs_include_channel:
-            out["gain"] = obs[..., i : i + m] * params.gain_max
-            out["dist"] = obs[..., i + m : i + 2 * m] * params.dist_max
-            out["p_tx"] = obs[..., i + 2 * m] * params.p_tx_max
+            values.update(gain=state.gain / params.gain_max, dist=state.dist / params.dist_max,
+                          p_tx=state.p_tx / params.p_tx_max)
+        return self.flatten_observation(values)
+
+    def physical_observation(self, obs: jax.Array, params: Params) -> dict:
+        """`decode_observation` rescaled to physical units for one or more rows (used by heuristics).
+
+        Returns task ``cycles`` and ``bits`` (per unit c_pf), ``battery_fraction``, ``f_user``,
+        ``f_server``, ``b_server`` and, when the observation includes the channel, ``gain``,
+        ``dist`` and ``p_tx``.
+        """
+        parts = self.decode_observation(obs)
+        out = {
+            "cycles": parts["task"][..., 0] * MAX_FLOPS * params.cycles_per_flop,
+            "bits": parts["task"][..., 1] * tasks.task_bits(MAX_CHANNELS, params.image_side),
+            "battery_fraction": parts["battery"],
+            "f_user": parts["f_user"] * params.f_user_max,
+            "f_server": parts["f_server"] * params.f_server_max,
+            "b_server": parts["b_server"] * params.b_server_max,
+        }
+        if self.obs_include_channel:
+            out["gain"] = parts["gain"] * params.gain_max
+            out["dist"] = parts["dist"] * params.dist_max
+            out["p_tx"] = parts["p_tx"] * params.p_tx_max
         return out

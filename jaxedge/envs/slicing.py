@@ -53,6 +53,9 @@ Gap resolutions (seed_001_spec.md §9 / §6.3; each is a ``Params`` field):
 ``Params.paper()`` (the default) is Table 1 with these resolutions; ``Params.alternative()`` switches
 every optional reading the spec names (W_bar = 100 kHz, NF 9 dB, reciprocal fading, per-episode
 slices, raw observations, unclipped delays). ``default_params`` caps ``n_users`` at ``max_users``.
+Spec options not implemented: a fixed total noise power (A2), positions fixed for a whole run (A5),
+random task sizes or Bernoulli arrivals (A7, non-faithful), per-AP local rewards (A13, an ablation)
+and nearest-AP re-association (A47).
 """
 
 from __future__ import annotations
@@ -245,8 +248,9 @@ class Slicing(MultiAgentEnv):
         return len(self.bandwidth_table) * len(self.cpu_table)
 
     @property
-    def obs_dim(self) -> int:
-        return 2 * self.n_slices
+    def observation_parts(self) -> tuple[spaces.ObsPart, ...]:
+        """Per slice: the data ``M_i`` (kbit) then the cycles ``N_i`` (kMc), or n_i / U for both (A12)."""
+        return (spaces.ObsPart("data", (self.n_slices,)), spaces.ObsPart("cycles", (self.n_slices,)))
 
     def observation_space(self, params) -> spaces.Box:
         return spaces.Box(0.0, jnp.inf, (self.n_aps, self.obs_dim))
@@ -430,17 +434,19 @@ class Slicing(MultiAgentEnv):
     def observations(self, state: State, params: Params) -> jax.Array:
         """``[M_i (kbit), N_i (kMc)]`` per AP (spec §4.1), or n_i / U twice when normalised (A12)."""
         _, n = self.slice_counts(state, params)
-        data_kbit = n * (1.0 + params.result_ratio) * params.task_bits / 1e3
-        cycles_kmc = n * params.task_cycles / 1e9
         frac = n / jnp.asarray(params.n_users, jnp.float32)
-        raw = jnp.concatenate([data_kbit, cycles_kmc], axis=-1)
-        return jnp.where(params.obs_normalise, jnp.concatenate([frac, frac], -1), raw).astype(jnp.float32)
+        data_kbit = n * (1.0 + params.result_ratio) * params.task_bits / 1e3  # M_i (spec §4.1)
+        cycles_kmc = n * params.task_cycles / 1e9  # N_i (spec §4.1)
+        return self.flatten_observation({
+            "data": jnp.where(params.obs_normalise, frac, data_kbit),
+            "cycles": jnp.where(params.obs_normalise, frac, cycles_kmc),
+        })
 
-    def decode_observation(self, obs: jax.Array, params: Params) -> jax.Array:
-        """Slice user counts ``n_i`` (float, ``[..., I]``) from observation rows (used by heuristics)."""
-        first = obs[..., : self.n_slices]
+    def physical_observation(self, obs: jax.Array, params: Params) -> dict:
+        """``{"slice_users": n_i}`` (float, ``[..., I]``) from observation rows (used by heuristics)."""
+        first = self.decode_observation(obs)["data"]
         raw = first * 1e3 / ((1.0 + params.result_ratio) * params.task_bits)
-        return jnp.where(params.obs_normalise, first * jnp.asarray(params.n_users, jnp.float32), raw)
+        return {"slice_users": jnp.where(params.obs_normalise, first * jnp.asarray(params.n_users, jnp.float32), raw)}
 
     # ---- oracle support -------------------------------------------------------------------------
     def action_values(self, state: State, params: Params):

@@ -31,8 +31,10 @@ the actions actually taken.
 Rules for bad input: a target outside {0..N} is clipped, a non-finite target means local; fractions
 are clipped to [0, 1] and NaN counts as 0. A zero allocation (fraction 0, or a server the twin says
 is exhausted) is legal but starves the task: denominators are guarded with eps (1e-12 Hz for CPU,
-1e-30 bit/s for rates) and T and E are each clipped at ``cost_cap`` (A15), so the per-vehicle cost
-is at most ``cost_cap``; ``metrics["clip_ratio"]`` reports how often the clip fires.
+1e-30 bit/s for rates) and the per-vehicle cost w T + (1 - w) E is clipped at ``cost_cap`` (A15), so a
+starved vehicle costs exactly ``cost_cap``; ``metrics["clip_ratio"]`` reports how often the clip
+fires. ``metrics["delay"]`` / ``["energy"]`` are means of T and E each clipped at ``cost_cap`` (for
+the metrics only, so one starved vehicle cannot swamp the mean).
 
 Presets (spec §7.3), the gaps they fill and the deviations (spec section in brackets):
 * ``Params.trend()`` (default, = ``calibrated``): noise -113 dBm/Hz times the allocated bandwidth,
@@ -65,6 +67,7 @@ Presets (spec §7.3), the gaps they fill and the deviations (spec section in bra
 * Episodes last ``episode_len`` = 100 slots and end by truncation (A27); nothing but the clock
   depends on the actions (§2.9-1).
 * Scalars: w and the weights are shared by all vehicles (the spec allows per-vehicle w_i).
+* Agent order (A26): fixed ID order only; the spec's random-permutation ablation is not implemented.
 * Numerics (§10.2): float32; the SNR is computed in linear scale, p h exp(-alpha ln d) / sigma^2,
   with log2(1 + SNR) (`channel.shannon_rate_linear`): every factor stays far inside float32 range
   for this seed, and the log-domain ``softplus`` form is ~10x slower on XLA:CPU.
@@ -269,10 +272,12 @@ def delay_energy(bits, offloaded, f, b, power, gain_a, dist_a, d_wired, f_local,
 
 
 def capped_cost(delay, energy, params):
-    """(c, T, E): T and E clipped at ``cost_cap`` (A15), c = w T + (1 - w) E (eq. 23)."""
-    delay = jnp.minimum(delay, params.cost_cap)
-    energy = jnp.minimum(energy, params.cost_cap)
-    return params.w * delay + (1.0 - params.w) * energy, delay, energy
+    """``(c, T, E, clipped)``: the per-vehicle cost c = w T + (1 - w) E (eq. 23) capped at ``cost_cap``
+    (A15); T and E clipped at the cap for the metrics only (a starved vehicle's mean stays finite)."""
+    raw_cost = params.w * delay + (1.0 - params.w) * energy  # c_i = w T + (1 - w) E (eq. 23)
+    clipped = raw_cost > params.cost_cap
+    cost = jnp.minimum(raw_cost, params.cost_cap)  # per-vehicle cost capped at c_cap (A15)
+    return cost, jnp.minimum(delay, params.cost_cap), jnp.minimum(energy, params.cost_cap), clipped
 
 
 def best_es_frequency(params):
@@ -310,8 +315,12 @@ class V2X(MultiAgentEnv):
         return getattr(Params, name)(self.n_servers)  # the ES layout has one position per server
 
     @property
-    def obs_dim(self) -> int:
-        return 1 + 4 * self.n_servers
+    def observation_parts(self) -> tuple[spaces.ObsPart, ...]:
+        """Eq. 20: own D / D_max, then per ES j (option j): d_ij / (area sqrt2), h_ij, f_hat_j / F_high,
+        b_hat_j / B."""
+        n, part = self.n_servers, spaces.ObsPart
+        return (part("bits"), part("dist", (n,), "option"), part("gain", (n,), "option"),
+                part("cpu", (n,), "option"), part("bw", (n,), "option"))
 
     def observation_space(self, params) -> spaces.Box:
         return spaces.Box(-jnp.inf, jnp.inf, (self.n_vehicles, self.obs_dim))
@@ -438,8 +447,7 @@ class V2X(MultiAgentEnv):
             state.bits, offloaded, f, b, power,
             jnp.sum(on_access * state.gain, -1), jnp.sum(on_access * dist, -1), d_wired, f_local, params,
         )
-        clipped = (delay > params.cost_cap) | (energy > params.cost_cap)
-        cost, delay, energy = capped_cost(delay, energy, params)  # c_i = w T + (1 - w) E, clipped (eq. 23, A15)
+        cost, delay, energy, clipped = capped_cost(delay, energy, params)  # c_i = w T + (1 - w) E capped (eq. 23, A15)
         reward = jnp.where(  # R = sum_i lambda_i R_i, lambda_i = 1/M (eq. 24, A1)
             params.reward_global, jnp.broadcast_to(-cost.mean(), cost.shape), -cost
         )
@@ -475,41 +483,34 @@ class V2X(MultiAgentEnv):
         return self.observations(next_state, params), next_state, reward, terminated, truncated, info
 
     # ---- observation ----------------------------------------------------------------------------
-    def local_features(self, state: State, params: Params) -> jax.Array:
-        """Each vehicle's own part of eq. 20: ``[D / D_max, d_i / (area sqrt2), h_i]`` (M, 1 + 2N)."""
+    def local_features(self, state: State, params: Params) -> dict:
+        """Each vehicle's own parts of eq. 20: ``bits`` D / D_max (M,), ``dist`` d_i / (area sqrt2) and
+        ``gain`` h_i (M, N)."""
         dist = distances(state.pos, params.es_pos, params.d_min)
-        return jnp.concatenate([
-            (state.bits / jnp.max(params.task_sizes))[:, None],
-            dist / (params.area * math.sqrt(2.0)),
-            state.gain,
-        ], axis=-1).astype(jnp.float32)
+        return {"bits": state.bits / jnp.max(params.task_sizes), "dist": dist / (params.area * math.sqrt(2.0)),
+                "gain": state.gain}
 
-    def twin_features(self, cpu, bw, params: Params) -> jax.Array:
-        """The twin part of eq. 20: ``[f_hat / F_high, b_hat / B]`` (..., 2N)."""
-        return jnp.concatenate([cpu / params.es_cpu_high, bw / params.es_bw], axis=-1).astype(jnp.float32)
+    def twin_features(self, cpu, bw, params: Params) -> dict:
+        """The twin parts of eq. 20: ``cpu`` f_hat / F_high and ``bw`` b_hat / B (..., N)."""
+        return {"cpu": cpu / params.es_cpu_high, "bw": bw / params.es_bw}
 
     def _observe(self, state, cpu_seen, bw_seen, params):
-        return jnp.concatenate(
-            [self.local_features(state, params), self.twin_features(cpu_seen, bw_seen, params)], axis=-1
-        )
+        return self.flatten_observation({**self.local_features(state, params),
+                                         **self.twin_features(cpu_seen, bw_seen, params)})
 
     def observations(self, state: State, params: Params) -> jax.Array:
         """Eq. 20 for every vehicle with the slot-start twin: float32[M, 1 + 4N]."""
-        m = self.n_vehicles
-        return self._observe(
-            state, jnp.broadcast_to(state.cpu, (m, self.n_servers)),
-            jnp.broadcast_to(state.bw, (m, self.n_servers)), params,
-        )
+        return self._observe(state, state.cpu, state.bw, params)
 
-    def decode_observation(self, obs: jax.Array, params: Params) -> dict:
-        """Invert `observations` (one or more rows) into physical units: bits, dist, gain, cpu, bw."""
-        n = self.n_servers
+    def physical_observation(self, obs: jax.Array, params: Params) -> dict:
+        """`decode_observation` of one or more rows in physical units: bits, dist, gain, cpu, bw."""
+        parts = self.decode_observation(obs)
         return {
-            "bits": obs[..., 0] * jnp.max(params.task_sizes),
-            "dist": obs[..., 1 : 1 + n] * (params.area * math.sqrt(2.0)),
-            "gain": obs[..., 1 + n : 1 + 2 * n],
-            "cpu": obs[..., 1 + 2 * n : 1 + 3 * n] * params.es_cpu_high,
-            "bw": obs[..., 1 + 3 * n : 1 + 4 * n] * params.es_bw,
+            "bits": parts["bits"] * jnp.max(params.task_sizes),
+            "dist": parts["dist"] * (params.area * math.sqrt(2.0)),
+            "gain": parts["gain"],
+            "cpu": parts["cpu"] * params.es_cpu_high,
+            "bw": parts["bw"] * params.es_bw,
         }
 
     def act_sequential(self, state: State, params: Params, agent_policy):
@@ -527,7 +528,7 @@ class V2X(MultiAgentEnv):
         def body(carry, x):
             cpu, bw = carry
             i, local_i, dist_i = x
-            obs_i = jnp.concatenate([local_i, self.twin_features(cpu, bw, params)])
+            obs_i = self.flatten_observation({**local_i, **self.twin_features(cpu, bw, params)}, lead=())
             target, frac = agent_policy(i, obs_i)
             target, frac = self.decode_action(spaces.HybridAction(jnp.asarray(target), jnp.asarray(frac)))
             on_cpu, _, on_bw, _ = routing(target, dist_i, params, self.n_servers)

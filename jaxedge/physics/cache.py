@@ -153,3 +153,13 @@ def access_sequence(cache: Cache, items, sizes_kbit, active, capacity, policy, i
         return access(c, m, s, capacity, policy, insert_if_fits, a)
 
     return jax.lax.scan(body, cache, (items, sizes_kbit, active))
+
+
+def access_cells(caches: Cache, items, sizes_kbit, active, capacity, policy, insert_if_fits) -> Cache:
+    """`access_sequence` for every cache of ``caches [K, S]`` at once: ``items`` etc. ``[K, J]``, each
+    cell's accesses in order j (seed 004: a round's offloaded tasks, UE order, A18). Returns the caches."""
+
+    def one(c, m, s, a):
+        return access_sequence(c, m, s, a, capacity, policy, insert_if_fits)[0]
+
+    return jax.vmap(one)(caches, items, sizes_kbit, active)

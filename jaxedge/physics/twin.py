@@ -21,6 +21,12 @@ def relative_error(estimate, truth):
     return jnp.abs(estimate - truth) / jnp.maximum(jnp.abs(truth), 1e-30)
 
 
+def signed_relative_error(estimate, truth):
+    """(q_hat - q) / q: its mean over the twin's deviations estimates the mapping bias (E q_hat - q) / q
+    of seed 000 eqs. 6-7 (A11), whose magnitude the spec asks to report (O(sigma^2))."""
+    return (estimate - truth) / jnp.maximum(jnp.abs(truth), 1e-30)
+
+
 def twin_estimates(delay_energy_fn, inputs, sigma, eps):
     """(T_hat, E_hat): `delay_energy_fn` evaluated on deviated inputs (seed 000 eqs. 6-7).
 

@@ -322,7 +322,8 @@ def step_loop(env, state, discrete, continuous, draws, params):
         "round_time": round_time,
         "energy": total_energy / n_active,
         "cost": cost,
-        "cache_hit_ratio": sum(1 for n in range(N) if hits[n] and offl[n]) / max(n_tx, 1),
+        "cache_hit_ratio": sum(1 for n in range(N) if hits[n] and offl[n] and x[n] == 1)
+        / max(sum(1 for n in range(N) if mask[n] and x[n] == 1), 1),  # only x = 1 hits save time (§2.6)
         "collision_ratio": collisions / max(n_tx, 1),
         "local_ratio": sum(1 for n in range(N) if mask[n] and x[n] == 0) / n_active,
         "edge_ratio": sum(1 for n in range(N) if mask[n] and x[n] == 1) / n_active,
@@ -493,7 +494,7 @@ def step_batched(env, state, discrete, continuous, draws, params):
     used = np.where(cache["item"] >= 0, cache["size"], 0).sum(-1)
     metrics = {
         "round_time": round_time, "energy": total_energy / n_active, "cost": cost,
-        "cache_hit_ratio": (hit & tx).sum(-1) / n_tx,
+        "cache_hit_ratio": (hit & off1).sum(-1) / np.maximum(off1.sum(-1), 1),  # only x = 1 hits save (§2.6)
         "collision_ratio": collide.reshape(B, -1).sum(-1) / n_tx,
         "local_ratio": loc.sum(-1) / n_active, "edge_ratio": off1.sum(-1) / n_active,
         "cloud_ratio": off2.sum(-1) / n_active,

@@ -16,7 +16,8 @@ import numpy as np
 
 from jaxedge.reference.common import reset_finished
 
-FIELDS = ("queue", "qbef", "bits", "n_tasks", "task", "t", "period", "pos", "tasks_done")
+FIELDS = ("queue", "qbef", "bits", "n_tasks", "task", "t", "period", "pos", "tasks_done", "delay_done",
+          "wait_done")
 
 
 def p(params, name):
@@ -68,6 +69,7 @@ def initial_state(draws, params, n_servers, per_task):
         "queue": np.zeros(batch + (n_servers,)), "qbef": np.zeros(batch + (n_servers,)),
         "bits": bits, "n_tasks": n, "task": zero, "t": zero.copy(), "period": zero.copy(),
         "pos": zero.copy(), "tasks_done": zero.copy(),
+        "delay_done": np.zeros(batch), "wait_done": np.zeros(batch),
     }
 
 
@@ -93,9 +95,19 @@ def observations_loop(state, params, per_task):
     return np.array([row])
 
 
-def _metrics(delay_sum, wait_sum, tasks, queue, params, steps_per_slot):
-    expected = (p(params, "n_min") + p(params, "n_max")) / (2.0 * steps_per_slot)
-    return {"delay": delay_sum / expected, "wait": wait_sum / expected, "tasks": float(tasks),
+def running_mean_increment(total_prev, step_sum, done_prev, tasks, t):
+    """t m_t - (t - 1) m_(t-1), m_t = (episode delay so far) / (tasks so far): the metric whose mean over
+    an episode's first W steps is the pooled mean per task of those steps (§8.1). Works batched."""
+    m_prev = total_prev / np.maximum(done_prev, 1)
+    m_now = (total_prev + step_sum) / np.maximum(done_prev + tasks, 1)
+    return t * m_now - (t - 1) * m_prev
+
+
+def _metrics(state, delay_sum, wait_sum, tasks, queue, steps_per_slot):
+    t = state["period"] * steps_per_slot + state["pos"] + 1  # steps of this episode so far
+    return {"delay": running_mean_increment(state["delay_done"], delay_sum, state["tasks_done"], tasks, t),
+            "wait": running_mean_increment(state["wait_done"], wait_sum, state["tasks_done"], tasks, t),
+            "delay_step": delay_sum, "tasks": float(tasks),
             "queue": sum(queue) / len(queue), "queue_max": max(queue)}
 
 
@@ -135,6 +147,8 @@ def step_loop(state, action, draws, params, per_task):
         if valid:
             new["bits"] = decode_bits(draws["bits"], params)
             new["tasks_done"] = int(state["tasks_done"]) + 1
+            new["delay_done"] = float(state["delay_done"]) + delay
+            new["wait_done"] = float(state["wait_done"]) + wait
         tasks, delay_sum, wait_sum = int(valid), delay, wait
     else:
         n_tasks = int(state["n_tasks"])
@@ -156,6 +170,8 @@ def step_loop(state, action, draws, params, per_task):
         new["n_tasks"] = n_next
         new["t"] = int(state["t"]) + 1
         new["tasks_done"] = int(state["tasks_done"]) + n_tasks
+        new["delay_done"] = float(state["delay_done"]) + delay_sum
+        new["wait_done"] = float(state["wait_done"]) + wait_sum
         tasks, last = n_tasks, True
 
     pos = int(state["pos"]) + 1
@@ -168,7 +184,7 @@ def step_loop(state, action, draws, params, per_task):
     if per_task and last and not wrap and bool(np.asarray(params.next_state_queue_quirk)):
         obs[0, 2:] = 0.0  # [C]'s zero-queue s' (A20)
     truncated = new["period"] >= p(params, "n_slots")
-    metrics = _metrics(delay_sum, wait_sum, tasks, queue, params, steps_per_slot)
+    metrics = _metrics(state, delay_sum, wait_sum, tasks, queue, steps_per_slot)
     return obs, new, np.array([-delay_sum]), truncated, metrics
 
 
@@ -215,6 +231,8 @@ def step_batched(state, action, draws, params, per_task):
         new["task"] = np.where(last, 0, state["task"] + valid)
         new["t"] = state["t"] + last
         new["tasks_done"] = state["tasks_done"] + valid
+        new["delay_done"] = state["delay_done"] + delay
+        new["wait_done"] = state["wait_done"] + wait
         delay_sum, wait_sum, tasks = delay, wait, valid.astype(np.float64)
     else:
         mask = np.arange(S_max) < state["n_tasks"][:, None]  # E,S
@@ -232,6 +250,8 @@ def step_batched(state, action, draws, params, per_task):
         new["n_tasks"] = n_next
         new["t"] = state["t"] + 1
         new["tasks_done"] = state["tasks_done"] + state["n_tasks"]
+        new["delay_done"] = state["delay_done"] + delay.sum(1)
+        new["wait_done"] = state["wait_done"] + wait.sum(1)
         delay_sum, wait_sum, tasks = delay.sum(1), wait.sum(1), state["n_tasks"].astype(np.float64)
         last = np.ones(E, bool)
 
@@ -243,8 +263,10 @@ def step_batched(state, action, draws, params, per_task):
     obs = observations_batched(new, params, per_task)
     if per_task and bool(np.asarray(params.next_state_queue_quirk)):
         obs[:, 0, 2:] = np.where((last & ~wrap)[:, None], 0.0, obs[:, 0, 2:])  # A20
-    expected = (p(params, "n_min") + p(params, "n_max")) / (2.0 * steps_per_slot)
-    metrics = {"delay": delay_sum / expected, "wait": wait_sum / expected, "tasks": tasks,
+    t = state["period"] * steps_per_slot + state["pos"] + 1
+    metrics = {"delay": running_mean_increment(state["delay_done"], delay_sum, state["tasks_done"], tasks, t),
+               "wait": running_mean_increment(state["wait_done"], wait_sum, state["tasks_done"], tasks, t),
+               "delay_step": delay_sum, "tasks": tasks,
                "queue": queue.mean(-1), "queue_max": queue.max(-1)}
     truncated = new["period"] >= p(params, "n_slots")
     return obs, new, -delay_sum[:, None], truncated, metrics

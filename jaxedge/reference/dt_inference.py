@@ -166,7 +166,8 @@ def step_loop(state, target, shares, draws, params, include_channel=True):
     side = p(params, "image_side")
     reward = np.zeros(U)
     new_battery = np.array(state["battery"], dtype=np.float64)
-    sums = dict(delay=0.0, energy=0.0, cost=0.0, miss=0.0, fail=0.0, off=0.0, tw_d=0.0, tw_e=0.0)
+    sums = dict(delay=0.0, energy=0.0, cost=0.0, miss=0.0, fail=0.0, off=0.0, tw_d=0.0, tw_e=0.0, tw_db=0.0,
+                tw_eb=0.0)
     for i in range(U):
         F_i = state["f_user"][i]
         P = state["p_tx"][i]
@@ -203,6 +204,8 @@ def step_loop(state, target, shares, draws, params, include_channel=True):
             sums["off"] += off
             sums["tw_d"] += abs(T_hat - T) / T
             sums["tw_e"] += abs(E_hat - E) / E
+            sums["tw_db"] += (T_hat - T) / T
+            sums["tw_eb"] += (E_hat - E) / E
         new_battery[i] = 0.0 if any_fail else state["battery"][i] - spent
 
     t_next = int(state["t"]) + 1
@@ -228,6 +231,7 @@ def step_loop(state, target, shares, draws, params, include_channel=True):
         "deadline_miss": sums["miss"] / total, "battery_fail": sums["fail"] / total,
         "offload_ratio": sums["off"] / total,
         "twin_delay_error": sums["tw_d"] / total, "twin_energy_error": sums["tw_e"] / total,
+        "twin_delay_bias": sums["tw_db"] / total, "twin_energy_bias": sums["tw_eb"] / total,
     }
     truncated = t_next >= p(params, "episode_len")
     obs = observations_loop(new_state, params, N, include_channel)
@@ -329,6 +333,8 @@ def step_batched(state, target, shares, draws, params, include_channel=True):
         "battery_fail": mean(failed), "offload_ratio": mean(off),
         "twin_delay_error": mean(np.abs(T_hat - T) / T),
         "twin_energy_error": mean(np.abs(E_hat - E) / E),
+        "twin_delay_bias": mean((T_hat - T) / T),
+        "twin_energy_bias": mean((E_hat - E) / E),
     }
     truncated = t_next >= p(params, "episode_len")
     return observations_batched(new_state, params, N, include_channel), new_state, reward, truncated, metrics

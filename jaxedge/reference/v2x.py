@@ -173,12 +173,12 @@ def step_loop(state, target, frac, draws, params):
             f_safe = max(f, EPS_HZ)
             T = zeta * D / f_safe + t_up + t_wire  # eq. 8 / 11
             E = p(params, "phi_es") * zeta * D * f_safe**2 + e_up  # eqs. 16-17
-        if T > cap or E > cap:
+        c = w * T + (1.0 - w) * E  # eq. 23
+        if c > cap:
             n_clip += 1
-        T, E = min(T, cap), min(E, cap)
-        delays.append(T)
-        energies.append(E)
-        costs.append(w * T + (1.0 - w) * E)  # eq. 23
+        delays.append(min(T, cap))  # metrics only
+        energies.append(min(E, cap))
+        costs.append(min(c, cap))  # per-vehicle cost capped (A15)
 
     if bool(params.reward_global):
         reward = np.full(M, -sum(costs) / M)
@@ -282,9 +282,10 @@ def step_batched(state, target, frac, draws, params):
     phi = np.where(off, p(params, "phi_es"), p(params, "phi_cv"))
     T = zeta * D / freq + np.where(off, t_up + t_wire, 0.0)
     E = phi * zeta * D * freq**2 + np.where(off, e_up, 0.0)
-    clipped = (T > cap) | (E > cap)
-    T, E = np.minimum(T, cap), np.minimum(E, cap)
-    cost = w * T + (1.0 - w) * E
+    cost = w * T + (1.0 - w) * E  # eq. 23
+    clipped = cost > cap
+    cost = np.minimum(cost, cap)  # per-vehicle cost capped (A15)
+    T, E = np.minimum(T, cap), np.minimum(E, cap)  # metrics only
     reward = np.broadcast_to(-cost.mean(-1, keepdims=True), cost.shape) if bool(params.reward_global) else -cost
 
     heading = np.where(draws["turn"][..., None], draws["heading"], state["heading"])
