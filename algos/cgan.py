@@ -55,7 +55,6 @@ Deviations from the paper, and gaps filled (spec §8.4):
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
 from typing import Any
 
@@ -64,6 +63,8 @@ import jax
 import jax.numpy as jnp
 import optax
 from flax import struct
+
+from algos.common.networks import Conv, ConditionTokens, CrossAttentionBlock, SelfAttentionStack, TransformerLayer, upsample
 
 LOSSES = ("minimax", "wgan", "wgan_gp", "cwgan_gp")
 CONSISTENCY = ("ce", "mse")
@@ -130,9 +131,7 @@ class GANConfig:
         return math.prod(self.c_shape)
 
 
-# ----------------------------------------------------------------------------------------------
-# Building blocks
-# ----------------------------------------------------------------------------------------------
+# ---- building blocks (attention, transformer layers and patch convolutions: algos.common.networks) ----
 
 
 def leaky_relu(x):
@@ -149,36 +148,6 @@ def adain(features, scale, bias, eps: float = 1e-5):
     return scale[expand] * (features - mean) / sigma + bias[expand]
 
 
-def extract_patches(x, kernel: int, stride: int = 1):
-    """``[B, *positions, C] -> [B, *out_positions, kernel**d * C]``: the zero-padded ("SAME")
-    neighbourhoods a ``kernel``-wide convolution with ``stride`` reads, by slicing."""
-    n_spatial = x.ndim - 2
-    half = kernel // 2
-    padded = jnp.pad(x, [(0, 0)] + [(half, half)] * n_spatial + [(0, 0)])
-    out = [-(-size // stride) for size in x.shape[1:-1]]
-    patches = []
-    for offsets in itertools.product(range(kernel), repeat=n_spatial):
-        window = tuple(slice(o, o + stride * (n - 1) + 1, stride) for o, n in zip(offsets, out))
-        patches.append(padded[(slice(None), *window, slice(None))])
-    return jnp.concatenate(patches, axis=-1)
-
-
-class Conv(nn.Module):
-    """1-D or 2-D convolution (SAME padding) written as `extract_patches` + one dense layer.
-
-    Same function as ``nn.Conv``, but its gradients are slices and matmuls: on XLA:CPU the gradient
-    of a native convolution inside a ``while`` loop (any ``lax.scan`` training loop) runs 20-100x
-    slower than outside one (measured: 2 ms -> 197 ms for a 3x3 kernel gradient on 64x8x8x32)."""
-
-    features: int
-    kernel: int = 3
-    stride: int = 1
-
-    @nn.compact
-    def __call__(self, x):
-        return nn.Dense(self.features)(extract_patches(x, self.kernel, self.stride))
-
-
 class AdaIN(nn.Module):
     """Eq. 14 with learned affine maps ``alpha(w), beta(w)`` (alpha's bias starts at 1)."""
 
@@ -190,56 +159,7 @@ class AdaIN(nn.Module):
         return adain(features, scale, bias)
 
 
-class CrossAttentionBlock(nn.Module):
-    """Pre-LN ``q + CrossAttn(LN q, LN kv)`` then ``+ MLP(LN)`` (the conditioning block of §5.2 i / §5.3)."""
-
-    heads: int
-
-    @nn.compact
-    def __call__(self, queries, context):
-        width = queries.shape[-1]
-        attn = nn.MultiHeadDotProductAttention(num_heads=self.heads, qkv_features=width)
-        x = queries + attn(nn.LayerNorm()(queries), nn.LayerNorm()(context))
-        return x + _mlp(nn.LayerNorm()(x), width)
-
-
-class TransformerLayer(nn.Module):
-    """Pre-LN encoder layer: self-attention over positions, then an MLP (§5.2 iii, §5.3)."""
-
-    heads: int
-
-    @nn.compact
-    def __call__(self, x):
-        width = x.shape[-1]
-        h = nn.LayerNorm()(x)
-        x = x + nn.MultiHeadDotProductAttention(num_heads=self.heads, qkv_features=width)(h, h)
-        return x + _mlp(nn.LayerNorm()(x), width)
-
-
-def _mlp(x, width):
-    return nn.Dense(width)(nn.gelu(nn.Dense(2 * width)(x)))
-
-
-class ConditionTokens(nn.Module):
-    """Embeds a condition batch ``[B, c_dim]`` into ``[B, n_tokens, width]`` (one linear map, then a
-    reshape) or projects pre-tokenised ``[B, m_c, f]`` token-wise; adds a learned token embedding."""
-
-    n_tokens: int
-    width: int
-
-    @nn.compact
-    def __call__(self, c):
-        if c.ndim == 2:
-            tokens = nn.Dense(self.n_tokens * self.width)(c).reshape(c.shape[0], self.n_tokens, self.width)
-        else:
-            tokens = nn.Dense(self.width)(c)
-        pos = self.param("pos", nn.initializers.normal(0.02), tokens.shape[1:])
-        return tokens + pos
-
-
-# ----------------------------------------------------------------------------------------------
-# Generator (§5.2) and discriminator (§5.3)
-# ----------------------------------------------------------------------------------------------
+# ---- generator (§5.2) and discriminator (§5.3) -----------------------------------------------
 
 
 class MappingNetwork(nn.Module):
@@ -266,13 +186,6 @@ class MappingNetwork(nn.Module):
 def style_mix(w, w_c, lam):
     """Eq. 13: ``w_tilde = (1 - lam) w + lam w^c``."""
     return (1.0 - lam) * w + lam * w_c
-
-
-def upsample(x):
-    """Nearest-neighbour x2 along every position axis of ``[B, *positions, C]``."""
-    for axis in range(1, x.ndim - 1):
-        x = jnp.repeat(x, 2, axis=axis)
-    return x
 
 
 class Generator(nn.Module):
@@ -307,22 +220,6 @@ def attention_block(cfg: GANConfig) -> int:
     growth = 4 if cfg.is_image else 2
     fits = [b for b in range(cfg.upsamples + 1) if start * growth**b <= cfg.attn_positions]
     return max(fits, default=0)
-
-
-class SelfAttentionStack(nn.Module):
-    """Transformer encoder over the positions of ``[B, *positions, C]`` with a learned positional
-    embedding; returns the same shape (§5.2 iii)."""
-
-    layers: int
-    heads: int
-
-    @nn.compact
-    def __call__(self, h):
-        tokens = h.reshape(h.shape[0], -1, h.shape[-1])
-        tokens = tokens + self.param("pos", nn.initializers.normal(0.02), tokens.shape[1:])
-        for _ in range(self.layers):
-            tokens = TransformerLayer(self.heads)(tokens)
-        return tokens.reshape(h.shape)
 
 
 class Discriminator(nn.Module):
@@ -370,9 +267,7 @@ class AuxNet(nn.Module):
         return nn.Dense(cfg.c_dim)(nn.relu(nn.Dense(4 * cfg.width)(h)))
 
 
-# ----------------------------------------------------------------------------------------------
-# Losses (§5.4)
-# ----------------------------------------------------------------------------------------------
+# ---- losses (§5.4) ---------------------------------------------------------------------------
 
 
 def minimax_d_loss(real_logits, fake_logits):
@@ -423,9 +318,7 @@ def clip_weights(params, clip: float):
     return jax.tree_util.tree_map(lambda p: jnp.clip(p, -clip, clip), params)
 
 
-# ----------------------------------------------------------------------------------------------
-# State and functional training API
-# ----------------------------------------------------------------------------------------------
+# ---- state and functional training API -------------------------------------------------------
 
 
 @struct.dataclass

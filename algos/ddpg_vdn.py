@@ -21,7 +21,7 @@ import jax.numpy as jnp
 
 from algos.common import replay
 from algos.common.actions import ActionSpec
-from algos.common.networks import MLP, linear_schedule, soft_update
+from algos.common.networks import MLP, init_per_agent, linear_schedule, per_agent, soft_update
 from algos.common.training import (
     ActorCriticState as TrainState, OffPolicyConfig, ReplaySpec, Trainer, env_metrics, gated_updates, hparams,
     make_optimizer, make_trainer, replay_capacity, schedule, select, step_envs,
@@ -70,9 +70,6 @@ def make_train(cfg: Config, env, params) -> Trainer:
         terminated=jax.ShapeDtypeStruct((), jnp.bool_),
     )
 
-    def per_agent(module, p, *xs):  # xs [..., n, d] -> [..., n, out]
-        return jax.vmap(module.apply, in_axes=(0,) + (-2,) * len(xs), out_axes=-2)(p, *xs)
-
     def q_values(p, obs, act):  # [..., n]
         return per_agent(critic, p, jnp.concatenate([obs, act], -1))[..., 0]
 
@@ -87,10 +84,8 @@ def make_train(cfg: Config, env, params) -> Trainer:
 
     def init(key, hp):
         k_a, k_c, k_env, key = jax.random.split(key, 4)
-        actor_p = jax.vmap(lambda k: actor.init(k, jnp.zeros((obs_dim,))))(jax.random.split(k_a, n))
-        critic_p = jax.vmap(lambda k: critic.init(k, jnp.zeros((obs_dim + spec.critic_dim,))))(
-            jax.random.split(k_c, n)
-        )
+        actor_p = init_per_agent(actor, jax.random.split(k_a, n), jnp.zeros((obs_dim,)))
+        critic_p = init_per_agent(critic, jax.random.split(k_c, n), jnp.zeros((obs_dim + spec.critic_dim,)))
         obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(k_env, E), params)
         buf = replay.init(example, capacity)
         return TrainState(

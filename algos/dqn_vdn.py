@@ -25,7 +25,7 @@ from flax import struct
 
 from algos.common import replay
 from algos.common.actions import ActionSpec, DiscretisedActions
-from algos.common.networks import MLP, DuelingMLP, linear_schedule
+from algos.common.networks import MLP, DuelingMLP, init_per_agent, linear_schedule, per_agent
 from algos.common.training import (
     OffPolicyConfig, ReplaySpec, Trainer, env_metrics, gated_updates, hparams, make_optimizer, make_trainer,
     replay_capacity, schedule,
@@ -105,7 +105,7 @@ def make_train(cfg: Config, env, params) -> Trainer:
     )
 
     def qvalues(p, obs):  # obs [..., n, obs_dim] -> [..., n, heads, n_opt] (invalid options -inf)
-        q = jax.vmap(net.apply, in_axes=(0, -2), out_axes=-3)(p, obs)
+        q = per_agent(net, p, obs)
         return jnp.where(mask, q, -1e9)
 
     def env_step(key, env_state, obs, option):
@@ -122,7 +122,7 @@ def make_train(cfg: Config, env, params) -> Trainer:
 
     def init(key, hp):
         k_q, k_env, key = jax.random.split(key, 3)
-        q = jax.vmap(lambda k: net.init(k, jnp.zeros((obs_dim,))))(jax.random.split(k_q, n))
+        q = init_per_agent(net, jax.random.split(k_q, n), jnp.zeros((obs_dim,)))
         obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(k_env, E), params)
         buf = replay.init(example, capacity)
         return TrainState(q=q, q_target=q, opt=tx(learning_rate=hp["lr"]).init(q), buffer=buf,

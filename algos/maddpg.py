@@ -43,7 +43,7 @@ import numpy as np
 
 from algos.common import obs_layout, replay
 from algos.common.actions import ActionSpec
-from algos.common.networks import MLP, PerOptionCritic, linear_schedule, soft_update
+from algos.common.networks import MLP, PerOptionCritic, init_per_agent, linear_schedule, per_agent, soft_update
 from algos.common.training import (
     ActorCriticState as TrainState, OffPolicyConfig, ReplaySpec, Trainer, env_metrics, gated_updates, hparams,
     make_optimizer, make_trainer, replay_capacity, schedule, select, step_envs,
@@ -154,15 +154,15 @@ class Core:
 
     def actors(self, p, obs):
         """Every agent's actor on its own observation: ``obs [..., n, obs_dim] -> [..., n, n_logits]``."""
-        return jax.vmap(self.actor.apply, in_axes=(0, -2), out_axes=-2)(p, obs)
+        return per_agent(self.actor, p, obs)
 
     def init_networks(self, key, hp, critic_in_dim: int) -> dict:
         k_a, k_c = jax.random.split(key)
         keys_a, keys_c = jax.random.split(k_a, self.n), jax.random.split(k_c, self.n)
         if self.cfg.share_params:  # identical copies, kept identical by `_shared`
             keys_a, keys_c = jnp.broadcast_to(k_a, keys_a.shape), jnp.broadcast_to(k_c, keys_c.shape)
-        actor_p = jax.vmap(lambda k: self.actor.init(k, jnp.zeros((self.obs_dim,))))(keys_a)
-        critic_p = jax.vmap(lambda k: self.critic.init(k, jnp.zeros((critic_in_dim,))))(keys_c)
+        actor_p = init_per_agent(self.actor, keys_a, jnp.zeros((self.obs_dim,)))
+        critic_p = init_per_agent(self.critic, keys_c, jnp.zeros((critic_in_dim,)))
         return dict(
             actor=actor_p, critic=critic_p, actor_target=actor_p, critic_target=critic_p,
             actor_opt=jax.vmap(self.tx(learning_rate=hp["lr_actor"]).init)(actor_p),

@@ -28,6 +28,10 @@ Per agent i (everything stacked on the agent axis and vmapped):
   weights ``fl_weight_mode``), toward the plain average with ``tau_t = 1`` (``"fedavg"``), or not
   at all (``"none"``: centralised training).
 
+The pieces are shared: `algos.common.twin` (twins, platform step, rollouts), `twin_pool.insert`
+(eq. 23), `federated.sync_targets` (eqs. 24-25) and `maddpg.Core` (networks and updates); this
+module assembles the critic inputs and the loop.
+
 Gaps filled / deviations (docs/DEVIATIONS.md, seed 000):
 * Action history ``h = 0`` in the twin's condition (spec default h = 2): the observation already
   carries s' and the battery; this halves the condition size on the CPU budget.
@@ -52,7 +56,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from algos import cgan, maddpg
-from algos.common import federated, replay, twin_pool
+from algos.common import federated, replay, twin, twin_pool
 from algos.common.training import (
     ActorCriticState, ReplaySpec, Trainer, env_metrics, gated_updates, hparams, make_trainer, replay_capacity, schedule,
     select, step_envs,
@@ -60,8 +64,7 @@ from algos.common.training import (
 
 TRACED = maddpg.TRACED + ("rho_syn", "eps_max")
 ACTION_SPACES = maddpg.ACTION_SPACES
-FL_MODES = ("personalized", "fedavg", "none")
-ACTION_SPACES = ("discrete", "multi_discrete", "hybrid")
+FL_MODES = federated.FL_MODES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,90 +136,30 @@ def make_train(cfg: Config, env, params) -> Trainer:
     capacity = replay_capacity(cfg, sizes)
     E = cfg.num_envs
     order = jnp.asarray(maddpg.relative_order(n))
-    horizon = cfg.dt_n + cfg.dt_n_prime
     gan_warmup_iters = -(-cfg.gan_warmup_steps // E)
-    x_dim, c_dim = 1 + obs_dim, obs_dim + cd
-    gan_cfg = cgan.GANConfig(loss=cfg.gan_loss, consistency="mse", z_dim=cfg.gan_z_dim, w_dim=2 * cfg.gan_width,
-                             width=cfg.gan_width, n_critic=cfg.gan_n_critic, lr_g=cfg.gan_lr, lr_d=cfg.gan_lr)
+    gan_cfg = twin.gan_config(cfg.gan_width, cfg.gan_z_dim, cfg.gan_n_critic, cfg.gan_lr, cfg.gan_loss)
     weights = twin_pool.interval_weights(cfg.dt_n, cfg.dt_n_prime)
     own_slot = slice(n * obs_dim, n * obs_dim + cd)  # agent i's action in x[i]
+    n_syn = max(1, int(round(cfg.rho_syn * cfg.batch_size)))  # synthetic rows per minibatch
 
+    f32 = lambda *shape: jax.ShapeDtypeStruct(shape, jnp.float32)  # noqa: E731
     joint = dict(
-        obs=jax.ShapeDtypeStruct((n, obs_dim), jnp.float32),  # true o_t
-        act=jax.ShapeDtypeStruct((n, cd), jnp.float32),
-        reward=jax.ShapeDtypeStruct((n,), jnp.float32),
-        next_obs=jax.ShapeDtypeStruct((n, obs_dim), jnp.float32),
+        obs=f32(n, obs_dim), act=f32(n, cd), reward=f32(n), next_obs=f32(n, obs_dim),  # true data
         terminated=jax.ShapeDtypeStruct((), jnp.bool_),
-        twin_obs=jax.ShapeDtypeStruct((n, obs_dim), jnp.float32),  # platform features of everyone
-        twin_act=jax.ShapeDtypeStruct((n, cd), jnp.float32),
-        twin_next_obs=jax.ShapeDtypeStruct((n, obs_dim), jnp.float32),
-        twin_next_act=jax.ShapeDtypeStruct((n, cd), jnp.float32),  # the platform's mu_j(o_hat'_j) (§5.7's simpler option)
+        twin_obs=f32(n, obs_dim), twin_act=f32(n, cd), twin_next_obs=f32(n, obs_dim),  # platform features of everyone
+        twin_next_act=f32(n, cd),  # the platform's mu_j(o_hat'_j) (§5.7's simpler option)
     )
-    syn_row = dict(  # a synthetic transition of one owner: its candidate in its row, the snapshot elsewhere
-        obs=joint["obs"], act=joint["act"], reward=jax.ShapeDtypeStruct((), jnp.float32), next_obs=joint["next_obs"],
-        next_act=joint["act"],  # the others' twin next actions (the owner's comes from its target actor)
-    )
-    own_step = dict(obs=jax.ShapeDtypeStruct((obs_dim,), jnp.float32), act=jax.ShapeDtypeStruct((cd,), jnp.float32),
-                    reward=jax.ShapeDtypeStruct((), jnp.float32), next_obs=jax.ShapeDtypeStruct((obs_dim,), jnp.float32))
+    # a synthetic transition of one owner: its candidate in its row, the platform snapshot elsewhere;
+    # next_act: the others' twin next actions (the owner's comes from its target actor)
+    syn_row = dict(obs=f32(n, obs_dim), act=f32(n, cd), reward=f32(), next_obs=f32(n, obs_dim), next_act=f32(n, cd))
+    own_step = dict(obs=f32(obs_dim), act=f32(cd), reward=f32(), next_obs=f32(obs_dim))
 
-    # ---- twins ------------------------------------------------------------------------------------
-    def standardise(stats, x):
-        return (x - stats["mean"]) / stats["std"]
-
-    def twin_predict(twin_params, stats, key, obs, act):
-        """One generator step for one agent: ``(r_hat, o_hat')`` for a batch of ``(o, a)``."""
-        x = cgan.generate(twin_params, key, jnp.concatenate([obs, act], -1))
-        x = x * stats["std"] + stats["mean"]
-        next_obs = jnp.clip(x[..., 1:], stats["min"][1:], stats["max"][1:])
-        return x[..., 0], next_obs
-
-    def twins_predict(rs, key, obs, act):  # obs [B, n, obs_dim], act [B, n, cd] -> every agent's twin
-        keys = jax.random.split(key, n)
-        return jax.vmap(twin_predict, in_axes=(0, 0, 0, 1, 1), out_axes=1)(rs.twin.params, rs.stats, keys, obs, act)
-
-    def update_stats(stats, x):
-        m = cfg.stats_momentum
-        mean, std = x.mean(0), x.std(0) + 1e-3
-        return dict(mean=m * stats["mean"] + (1 - m) * mean, std=m * stats["std"] + (1 - m) * std,
-                    min=jnp.minimum(stats["min"], x.min(0)), max=jnp.maximum(stats["max"], x.max(0)))
-
-    def gan_update(twin, stats, buffer, key):
-        """Every agent's CGAN on its own real transitions (eqs. 17-19), batch from the real buffer.
-        Returns only what it changes, ``(twin, stats, metrics)``, so its ``cond`` carries no
-        replay buffer (no speed change measured at buffer 5e4: hygiene, not a fix)."""
-        k_b, k_g = jax.random.split(key)
-        b = replay.sample(buffer, k_b, cfg.gan_batch)
-        x = jnp.concatenate([b["reward"][..., None], b["next_obs"]], -1)  # [B, n, x_dim]
-        c = jnp.concatenate([b["obs"], b["act"]], -1)
-        stats = jax.vmap(update_stats, in_axes=(0, 1))(stats, x)
-
-        def one(state, st, k, x_i, c_i):
-            return cgan.train_step(state, k, standardise(st, x_i), c_i)
-
-        twin, metrics = jax.vmap(one, in_axes=(0, 0, 0, 1, 1))(twin, stats, jax.random.split(k_g, n), x, c)
-        return twin, stats, jax.tree_util.tree_map(jnp.mean, metrics)
-
-    def maybe_gan_update(rs, i, key):
-        """`gan_update` every ``gan_period`` iterations (a lazy ``cond``: ``i`` is unbatched)."""
-        twin, stats, metrics = jax.lax.cond(i % cfg.gan_period == 0, gan_update,
-                                            lambda t, s, b, k: (t, s, gan_zero), rs.twin, rs.stats, rs.buffer, key)
-        return rs.replace(twin=twin, stats=stats), metrics
-
-    # ---- platform (knowledge sharing) --------------------------------------------------------------
     def policy_actions(actor_p, obs):  # deterministic critic actions of every agent: [..., n, obs] -> [..., n, cd]
         return spec.critic_action(*spec.deterministic(core.actors(actor_p, obs)))
 
-    def platform_step(rs, key, sync):
-        """Twin features at t for every env and agent, and the platform state for t+1."""
-        twin_obs = jnp.where(sync, rs.obs, rs.twin_obs)
-        twin_act = policy_actions(rs.actor, twin_obs)
-        _, twin_next = twins_predict(rs, key, twin_obs, twin_act)
-        return twin_obs, twin_act, twin_next
-
-    # ---- critic inputs -----------------------------------------------------------------------------
+    # ---- critic inputs (agent-relative, self first, A41) -------------------------------------------
     def views(own, others):
-        """Agent-relative views ``[n, B, n, f]``: position 0 agent i's own value, position k agent
-        (i+k) mod n's value from ``others``."""
+        """``[n, B, n, f]``: position 0 agent i's own value, position k agent (i+k) mod n's from ``others``."""
         own_v, oth_v = own[:, order], others[:, order]  # [B, n(view), n(pos), f]
         first = (jnp.arange(n) == 0)[None, None, :, None]
         return jnp.moveaxis(jnp.where(first, own_v, oth_v), 1, 0)
@@ -243,78 +186,44 @@ def make_train(cfg: Config, env, params) -> Trainer:
         return jnp.concatenate([flat(obs), flat(act)], -1)
 
     def owner_inputs(rs, sb):
-        """(x, x_next) ``[n, n_syn, D]`` for each owner's synthetic batch (leaves ``[n(owner),
-        n_syn, ...]``): only the owner's view; its next action from its target actor, the others'
-        from the platform snapshot."""
+        """(x, x_next) ``[n, n_syn, D]`` for each owner's synthetic rows (leaves ``[n(owner), n_syn,
+        ...]``): only the owner's view; its next action from its target actor, the others' from the
+        platform snapshot."""
         own = jnp.arange(n)
         own_next_act = policy_actions(rs.actor_target, jnp.swapaxes(sb["next_obs"][own, :, own], 0, 1))  # [n_syn, n, cd]
         next_act = sb["next_act"].at[own, :, own].set(jnp.swapaxes(own_next_act, 0, 1))
         return (jax.vmap(owner_view)(own, sb["obs"], sb["act"]),
                 jax.vmap(owner_view)(own, sb["next_obs"], next_act))
 
-    # ---- env step ----------------------------------------------------------------------------------
+    # ---- state -------------------------------------------------------------------------------------
     def init(key, hp):
         k_net, k_env, k_gan, key = jax.random.split(key, 4)
         nets = core.init_networks(k_net, hp, n * (obs_dim + cd))
         obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(k_env, E), params)
-        twin = jax.vmap(lambda k: cgan.init(k, gan_cfg, jnp.zeros((x_dim,)), jnp.zeros((c_dim,))))(
-            jax.random.split(k_gan, n))
-        stats = dict(mean=jnp.zeros((n, x_dim)), std=jnp.ones((n, x_dim)),
-                     min=jnp.full((n, x_dim), jnp.inf), max=jnp.full((n, x_dim), -jnp.inf))
+        twins, stats = twin.init(k_gan, gan_cfg, n, obs_dim, cd)
         syn = jax.vmap(lambda _: replay.init(syn_row, cfg.syn_buffer_size))(jnp.arange(n))
         pool = jax.vmap(lambda _: twin_pool.init(own_step, cfg.dt_n, cfg.dt_n_prime))(jnp.arange(n))
-        return TrainState(**nets, buffer=replay.init(joint, capacity), syn=syn, pool=pool, twin=twin, stats=stats,
+        return TrainState(**nets, buffer=replay.init(joint, capacity), syn=syn, pool=pool, twin=twins, stats=stats,
                           twin_obs=obs, last_q=jnp.zeros((n,)), env_state=env_state, obs=obs, key=key,
                           step=jnp.zeros((), jnp.int32), hp=hp)
 
-    # ---- DT pool (eq. 23) -----------------------------------------------------------------------------
-    def rollout(rs, key, start_obs, sigma):
-        """Each agent's twin rolled H steps from ``start_obs [n, obs_dim]`` with its current actor."""
-
-        def step(o, k):
-            k_a, k_g = jax.random.split(k)
-            one_hot, cont = spec.sample(k_a, core.actors(rs.actor, o), rs.hp["gumbel_temperature"], sigma)
-            a = spec.critic_action(one_hot, cont)
-            r, o_next = twins_predict(rs, k_g, o[None], a[None])
-            tr = dict(obs=o, act=a, reward=r[0], next_obs=o_next[0])
-            return o_next[0], tr
-
-        _, trs = jax.lax.scan(step, start_obs, jax.random.split(key, horizon))
-        return jax.tree_util.tree_map(lambda v: jnp.moveaxis(v, 0, 1), trs)  # [n, H, ...]
-
-    def enrich(rs, key, start_obs, snapshot, sigma):
-        """Push this step's rollouts, pick one candidate per column (eps_q greedy on Q_i, else the
-        interval weights) and insert the picks into each agent's synthetic buffer."""
-        k_roll, k_sel = jax.random.split(key)
-        pool = jax.vmap(twin_pool.push_rollout)(rs.pool, rollout(rs, k_roll, start_obs, sigma))
-        cands, valid = jax.vmap(twin_pool.candidates)(pool)  # leaves [n, n'+1, dt_n, ...]
-        s_obs, s_act, s_next, s_next_act = snapshot  # platform features of env 0: [n, obs], [n, cd], [n, obs], [n, cd]
-        flat = lambda v: v.reshape((n, -1) + v.shape[3:])  # noqa: E731  [n, K, ...]
-        c_obs, c_act, c_rew, c_next = (flat(cands[k]) for k in ("obs", "act", "reward", "next_obs"))
-        K = c_obs.shape[1]
-
-        def joint_of(i):  # agent i's candidates as synthetic rows with the others' snapshot
-            rows = lambda own, snap: jnp.broadcast_to(snap, (K,) + snap.shape).at[:, i].set(own)  # noqa: E731
-            return dict(obs=rows(c_obs[i], s_obs), act=rows(c_act[i], s_act), reward=c_rew[i],
-                        next_obs=rows(c_next[i], s_next), next_act=jnp.broadcast_to(s_next_act, (K,) + s_next_act.shape))
-
-        cand_joint = jax.vmap(joint_of)(jnp.arange(n))  # leaves [n, K, ...]
-        x = jax.vmap(lambda i, j: owner_view(i, j["obs"], j["act"]))(jnp.arange(n), cand_joint)  # [n, K, D]
-        q = core.critics(rs.critic, x)
-        eps = twin_pool.epsilon_schedule(cfg.dt_n, rs.hp["eps_max"])
-        p_idx, q_idx, ok = jax.vmap(twin_pool.select, in_axes=(0, 0, None, None, 0))(
-            jax.random.split(k_sel, n), q.reshape(valid.shape), weights, eps, valid)
-        picked = jax.vmap(lambda j, p, qq: jax.tree_util.tree_map(
-            lambda v: v.reshape(valid.shape[1:] + v.shape[1:])[p, qq], j))(cand_joint, p_idx, q_idx)
-        # every column has a candidate: this step's rollout (age 0) was just pushed
-        return rs.replace(pool=pool, syn=jax.vmap(replay.add)(rs.syn, picked))
-
+    # ---- DT pool (eq. 23) ----------------------------------------------------------------------------
     def maybe_enrich(rs, i, key, start_obs, snapshot, sigma):
-        """`enrich` every ``pool_period`` iterations once the twin is on (§5.10: the pool is rolled
-        only after the GAN warm-up); a lazy ``cond`` on the unbatched ``i``."""
+        """Every ``pool_period`` iterations once the twin is on (§5.10: the pool is rolled only after
+        the GAN warm-up; a lazy ``cond`` on the unbatched ``i``): each agent's twin rolled
+        ``n + n'`` steps from ``start_obs`` (env 0's true next observations) with its current actor
+        and exploration noise, the picks scored by the owner's online critic."""
         def rolled(r):
-            r = enrich(r, key, start_obs, snapshot, sigma)
-            return r.pool, r.syn
+            def act(k, o):
+                return spec.critic_action(*spec.sample(k, core.actors(r.actor, o), r.hp["gumbel_temperature"], sigma))
+
+            def score(rows):
+                return core.critics(r.critic, jax.vmap(owner_view)(jnp.arange(n), rows["obs"], rows["act"]))
+
+            k_roll, k_sel = jax.random.split(key)
+            steps = twin.rollout(r.twin.params, r.stats, k_roll, start_obs, cfg.dt_n + cfg.dt_n_prime, act)
+            eps = twin_pool.epsilon_schedule(cfg.dt_n, r.hp["eps_max"])
+            return twin_pool.insert(r.pool, r.syn, k_sel, steps, snapshot, score, weights, eps)
 
         run = (i >= gan_warmup_iters) & (i % cfg.pool_period == 0)
         pool, syn = jax.lax.cond(run, rolled, lambda r: (r.pool, r.syn), rs)
@@ -322,20 +231,17 @@ def make_train(cfg: Config, env, params) -> Trainer:
 
     # ---- learning ----------------------------------------------------------------------------------
     def update(rs: TrainState, key):
+        """One MADDPG update on a minibatch whose last ``n_syn`` rows are, per owner, synthetic DT-pool
+        rows (``rho_syn``, once the twin is on and the pool holds data)."""
         k_real, k_syn, k_actor = jax.random.split(key, 3)
         b = replay.sample(rs.buffer, k_real, cfg.batch_size)
         x, x_next = batch_inputs(rs, b)  # [n, B, D]
         reward = jnp.broadcast_to(b["reward"].T, (n, cfg.batch_size))
         terminated = jnp.broadcast_to(b["terminated"], (n, cfg.batch_size))
-        n_syn = max(1, int(round(cfg.rho_syn * cfg.batch_size)))
-        sb = jax.vmap(lambda buf, k: replay.sample(buf, k, n_syn))(rs.syn, jax.random.split(k_syn, n))
+        on = (rs.hp["rho_syn"] > 0) & (rs.step >= gan_warmup_iters)  # synthetic data once the twin is on
+        sb, use_syn = twin_pool.sample_synthetic(rs.syn, k_syn, cfg.batch_size, n_syn, on)  # leaves [n(owner), n_syn, ...]
         sx, sx_next = owner_inputs(rs, sb)  # [n(owner), n_syn, D]
-        use_syn = (rs.syn.size > 0)[:, None] & (jnp.arange(cfg.batch_size)[None, :] >= cfg.batch_size - n_syn)  # [n, B]
-        use_syn = use_syn & (rs.hp["rho_syn"] > 0) & (rs.step >= gan_warmup_iters)  # synthetic data once the twin is on
-        pad = lambda v: jnp.concatenate([jnp.zeros((n, cfg.batch_size - n_syn) + v.shape[2:], v.dtype), v], 1)  # noqa: E731
-        x = jnp.where(use_syn[..., None], pad(sx), x)
-        x_next = jnp.where(use_syn[..., None], pad(sx_next), x_next)
-        reward = jnp.where(use_syn, pad(sb["reward"]), reward)
+        x, x_next, reward = (twin_pool.mix(use_syn, *v) for v in ((x, sx), (x_next, sx_next), (reward, sb["reward"])))
         terminated = jnp.where(use_syn, False, terminated)
         next_q = core.critics(rs.critic_target, x_next)
         y = core.td_target(rs.hp, next_q, reward.T, terminated[0])
@@ -347,33 +253,26 @@ def make_train(cfg: Config, env, params) -> Trainer:
         return rs, {"critic_loss": c_loss.mean(), "actor_loss": a_loss.mean(), "q": q.mean(),
                     "syn_share": use_syn.mean()}
 
-    def fl_round(rs, learning):
-        """Eqs. 24-25 on actor and critic targets (fedavg: tau_t = 1, uniform weights); a no-op
-        during the warm-up. Returns only the two target trees (as `gan_update`)."""
-        r = rs.step // cfg.fl_period
-        mode = "fedavg" if cfg.fl_mode == "fedavg" else cfg.fl_weight_mode
-        tau_t = 1.0 if cfg.fl_mode == "fedavg" else federated.fl_tau_schedule(r, cfg.fl_tau0, cfg.fl_decay)
-        data = (rs.buffer.size + rs.syn.size).astype(jnp.float32)
-        w = federated.aggregation_weights(rs.last_q, data, mode)
-        new = {}
-        for online, target in (("actor", "actor_target"), ("critic", "critic_target")):
-            agg = federated.aggregate(getattr(rs, online), w)
-            updated = federated.fl_target_update(getattr(rs, target), getattr(rs, online), agg, rs.hp["tau"], tau_t)
-            new[target] = select(learning, updated, getattr(rs, target))
-        return new["actor_target"], new["critic_target"]
-
     def maybe_fl_round(rs, i, learning):
-        """`fl_round` on the last iteration of every ``fl_period`` (lazy ``cond``, as the GAN's)."""
+        """Eqs. 24-25 on the last iteration of every ``fl_period`` (lazy ``cond``), after that
+        iteration's soft update; a no-op during the warm-up."""
         if cfg.fl_mode == "none":
             return rs
-        actor_t, critic_t = jax.lax.cond(i % cfg.fl_period == cfg.fl_period - 1, lambda r: fl_round(r, learning),
+
+        def fl_round(r):
+            data = (r.buffer.size + r.syn.size).astype(jnp.float32)
+            synced = federated.sync_targets((r.actor_target, r.critic_target), (r.actor, r.critic), r.last_q, data,
+                                            r.step // cfg.fl_period, r.hp["tau"], cfg.fl_mode, cfg.fl_weight_mode,
+                                            cfg.fl_tau0, cfg.fl_decay)
+            return select(learning, synced, (r.actor_target, r.critic_target))
+
+        actor_t, critic_t = jax.lax.cond(i % cfg.fl_period == cfg.fl_period - 1, fl_round,
                                          lambda r: (r.actor_target, r.critic_target), rs)
         return rs.replace(actor_target=actor_t, critic_target=critic_t)
 
     def iteration(rs: TrainState, i):
-        """One vector env step. Periodic work (GAN updates, FL rounds) is keyed on the global
-        iteration index ``i`` (unbatched under a seed vmap, so these conds stay lazy; it equals
-        ``rs.step``). The DT pool is filled every step (its data are used once the twin is on)."""
+        """One vector env step. Periodic work (GAN updates, DT pool, FL rounds) is keyed on the global
+        iteration index ``i`` (unbatched under a seed vmap, so these conds stay lazy; it equals ``rs.step``)."""
         key, k_act, k_rand, k_step, k_twin, k_gan, k_pool, k_upd = jax.random.split(rs.key, 8)
         learning = rs.step >= sizes.warmup_iters
         twin_on = rs.step >= gan_warmup_iters
@@ -382,7 +281,8 @@ def make_train(cfg: Config, env, params) -> Trainer:
         one_hot, cont = select(learning, (one_hot, cont), spec.random_critic_action(k_rand, (E,)))
         act = spec.critic_action(one_hot, cont)
         sync = (rs.step % cfg.k_sync == 0) | ~twin_on
-        twin_obs, twin_act, twin_next = platform_step(rs, k_twin, sync)
+        twin_obs, twin_act, twin_next = twin.platform_step(rs.twin.params, rs.stats, k_twin,
+                                                           lambda o: policy_actions(rs.actor, o), rs.obs, rs.twin_obs, sync)
         twin_act = jnp.where(sync, act, twin_act)
         next_obs, env_state, reward, term, trunc, info, _ = step_envs(
             env, jax.random.split(k_step, E), rs.env_state, jax.vmap(spec.env_action)(one_hot, cont), params)
@@ -394,17 +294,15 @@ def make_train(cfg: Config, env, params) -> Trainer:
         rs = rs.replace(buffer=replay.add(rs.buffer, tr), obs=next_obs, env_state=env_state, key=key,
                         twin_obs=jnp.where(done, next_obs, twin_next))
         metrics = env_metrics(reward, info)
-        rs, gan_m = maybe_gan_update(rs, i, k_gan)
-        rs = maybe_enrich(rs, i, k_pool, info["final_observation"][0], (twin_obs[0], twin_act[0], twin_next[0], twin_next_act[0]), sigma)
+        twins, stats, gan_m = twin.maybe_train_step(i % cfg.gan_period == 0, rs.twin, rs.stats, rs.buffer, k_gan,
+                                                    cfg.gan_batch, cfg.stats_momentum)
+        rs = rs.replace(twin=twins, stats=stats)
+        snapshot = dict(obs=twin_obs[0], act=twin_act[0], next_obs=twin_next[0], next_act=twin_next_act[0])
+        rs = maybe_enrich(rs, i, k_pool, info["final_observation"][0], snapshot, sigma)
         rs, losses = gated_updates(learning, update, rs, jax.random.split(k_upd, cfg.updates_per_step), frozen=FROZEN)
         rs = maybe_fl_round(rs, i, learning)
         metrics.update(losses)
         metrics.update(gan_m)
         return rs.replace(step=rs.step + 1), metrics
-
-    gan_shapes = jax.eval_shape(lambda: cgan.train_step(
-        cgan.init(jax.random.PRNGKey(0), gan_cfg, jnp.zeros((x_dim,)), jnp.zeros((c_dim,))),
-        jax.random.PRNGKey(0), jnp.zeros((2, x_dim)), jnp.zeros((2, c_dim)))[1])
-    gan_zero = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), gan_shapes)
 
     return make_trainer(init, iteration, core.act, cfg, hparams(cfg, TRACED), sizes, ReplaySpec(joint, capacity))

@@ -116,3 +116,47 @@ def test_fl_round_fedavg():
     new, W = jax.jit(fl.fl_round, static_argnames="mode")(target, online, Q, N, 0, 1.0, mode="fedavg")
     np.testing.assert_allclose(new["a"][:, 0], [1.5, 3.0, 4.5], rtol=1e-6)
     np.testing.assert_allclose(W, np.full((3, 3), 1 / 3), rtol=1e-6)
+
+
+# ---- a learner's FL round on several network stacks (`sync_targets`) -----------------------------
+# Two stacks (an "actor" and a "critic"), 2 agents, tau = 0.5. Q = [1, 3], N = [1, 1]: the
+# normalised weights are (Q - min Q + eps) / sum = [~0, ~1] for every row.
+ACTOR = ({"w": jnp.array([[2.0], [6.0]])}, {"w": jnp.array([[0.0], [4.0]])})  # (online, target)
+CRITIC = ({"b": jnp.array([1.0, 5.0])}, {"b": jnp.array([1.0, 1.0])})
+
+
+def sync(mode, round_idx=1):
+    return fl.sync_targets((ACTOR[1], CRITIC[1]), (ACTOR[0], CRITIC[0]), jnp.array([1.0, 3.0]), jnp.ones(2),
+                           round_idx, 0.5, fl_mode=mode, tau0=0.5, decay=0.5)
+
+
+def test_sync_targets_personalized_by_hand():
+    # round 1: tau_t = 0.5 * 0.5 = 0.25; aggregate = agent 1's online (w 6, b 5)
+    # actor:  agent 0: 0.5 (0.75*2 + 0.25*6) + 0.5*0 = 1.5;  agent 1: 0.5 (0.75*6 + 0.25*6) + 0.5*4 = 5
+    # critic: agent 0: 0.5 (0.75*1 + 0.25*5) + 0.5*1 = 1.5;  agent 1: 0.5 (0.75*5 + 0.25*5) + 0.5*1 = 3
+    actor_t, critic_t = sync("personalized")
+    np.testing.assert_allclose(actor_t["w"][:, 0], [1.5, 5.0], rtol=1e-5)
+    np.testing.assert_allclose(critic_t["b"], [1.5, 3.0], rtol=1e-5)
+
+
+def test_sync_targets_fedavg_and_none_by_hand():
+    # fedavg: tau_t = 1, uniform weights: target <- 0.5 * mean(online) + 0.5 * target
+    actor_t, critic_t = sync("fedavg")
+    np.testing.assert_allclose(actor_t["w"][:, 0], [0.5 * 4 + 0.0, 0.5 * 4 + 2.0], rtol=1e-6)
+    np.testing.assert_allclose(critic_t["b"], [0.5 * 3 + 0.5, 0.5 * 3 + 0.5], rtol=1e-6)
+    # none: centralised training, the targets come back unchanged
+    actor_t, critic_t = sync("none")
+    np.testing.assert_array_equal(actor_t["w"], ACTOR[1]["w"])
+    np.testing.assert_array_equal(critic_t["b"], CRITIC[1]["b"])
+    with pytest.raises(ValueError, match="personalized, fedavg, none"):
+        sync("gossip")
+
+
+def test_sync_targets_equals_fl_round_per_stack():
+    """Same as `fl_round` on each stack with the shared weights (jit, traced round index and tau)."""
+    got = jax.jit(lambda r, tau: fl.sync_targets((ACTOR[1], CRITIC[1]), (ACTOR[0], CRITIC[0]), Q[:2], N[:2], r, tau))(
+        jnp.int32(3), jnp.float32(0.1))
+    for new, (online, target) in zip(got, (ACTOR, CRITIC)):
+        ref, _ = fl.fl_round(target, online, Q[:2], N[:2], 3, 0.1)
+        for a, b in zip(jax.tree_util.tree_leaves(new), jax.tree_util.tree_leaves(ref)):
+            np.testing.assert_allclose(a, b, rtol=1e-6)

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from algos.common import replay
 from algos.common import twin_pool as tp
 
 NN, NP = 3, 2  # n, n'
@@ -153,3 +154,80 @@ def test_select_vmaps_over_agents_and_take_column_mode():
     # agent a pushed rollouts 10a then 10a+1: age 1 = rollout 10a, entries at steps 1, 2, 3
     expected = np.array([[1000 * a + 1, 1000 * a + 2, 1000 * a + 3] for a in range(n_agents)])
     np.testing.assert_array_equal(got, expected)
+
+
+# ---- the learner's eq. 23 step for every agent (`joint_rows`, `insert`) --------------------------
+# Two owners, n = 3, n' = 2. Owner a's rollout r has reward 100 r + step + 1000 a and observation
+# [reward, -reward]; the snapshot (the others' features) is 7 + agent for obs, 70 + agent for next_act.
+
+
+def owner_rollout(rid, owner):
+    step = jnp.arange(NN + NP, dtype=jnp.float32)
+    r = 100.0 * rid + step + 1000.0 * owner
+    return {"obs": jnp.stack([r, -r], -1), "reward": r}
+
+
+SNAP = {"obs": jnp.array([[7.0, 7.0], [8.0, 8.0]]), "next_act": jnp.array([[70.0], [71.0]])}
+
+
+def filled_pools():
+    """Rollouts 0 and 1 pushed for both owners; `insert` then pushes rollout 2 (ages 0, 1, 2 = 2, 1, 0)."""
+    pool = jax.vmap(lambda _: tp.init({"obs": jnp.zeros(2), "reward": jnp.float32(0)}, NN, NP))(jnp.arange(2))
+    for rid in (0, 1):
+        pool = jax.vmap(tp.push_rollout)(pool, jax.vmap(lambda a: owner_rollout(rid, a))(jnp.arange(2)))
+    row = {"obs": jax.ShapeDtypeStruct((2, 2), jnp.float32), "reward": jax.ShapeDtypeStruct((), jnp.float32),
+           "next_act": jax.ShapeDtypeStruct((2, 1), jnp.float32)}
+    syn = jax.vmap(lambda _: replay.init(row, 16))(jnp.arange(2))
+    return pool, syn, jax.vmap(lambda a: owner_rollout(2, a))(jnp.arange(2))
+
+
+def test_joint_rows_put_the_owner_in_its_slot():
+    cands = {"obs": jnp.arange(2 * 3 * 2, dtype=jnp.float32).reshape(2, 3, 2), "reward": jnp.ones((2, 3))}
+    rows = tp.joint_rows(cands, SNAP)
+    assert rows["obs"].shape == (2, 3, 2, 2) and rows["reward"].shape == (2, 3) and rows["next_act"].shape == (2, 3, 2, 1)
+    np.testing.assert_array_equal(rows["obs"][0, 1], [[2.0, 3.0], [8.0, 8.0]])  # owner 0: its candidate, then agent 1's snapshot
+    np.testing.assert_array_equal(rows["obs"][1, 2], [[7.0, 7.0], [10.0, 11.0]])  # owner 1: agent 0's snapshot, then its candidate
+    np.testing.assert_array_equal(rows["next_act"][1, 0], SNAP["next_act"])
+
+
+def test_insert_greedy_and_eq23_weighted_picks():
+    """eps = 1: the best-scoring candidate of every column (score = its reward, so the freshest
+    rollout); eps = 0: picks of owner 0, column q, from the rollout of age p with eq. (23)'s weights
+    ``1 - (p+q)/(n+n')`` normalised over the column (W_HAND)."""
+    pool, syn, new = filled_pools()
+    score = lambda rows: rows["reward"]  # noqa: E731  [n, (n'+1) n]
+
+    def run(key, eps):
+        return tp.insert(pool, syn, key, new, SNAP, score, W_HAND, eps)
+
+    pool1, syn1 = run(jax.random.PRNGKey(0), jnp.ones(NN))
+    assert int(pool1.count[0]) == 3 and int(syn1.size[0]) == NN
+    # owner a, column q (1-based): rollout 2 (age 0), step q - 1
+    np.testing.assert_array_equal(syn1.data["reward"][:, :NN], [[200, 201, 202], [1200, 1201, 1202]])
+    np.testing.assert_array_equal(syn1.data["obs"][1, 0], [[7.0, 7.0], [1200.0, -1200.0]])
+    np.testing.assert_array_equal(syn1.data["next_act"][0, 2], SNAP["next_act"])
+
+    rewards = jax.jit(jax.vmap(lambda k: run(k, jnp.zeros(NN))[1].data["reward"][0, :NN]))(
+        jax.random.split(jax.random.PRNGKey(1), 4000))
+    age = 2 - np.asarray(rewards) // 100  # rollout id 2 - p
+    step = np.asarray(rewards) % 100
+    np.testing.assert_array_equal(step, age + np.arange(NN))  # entry [p, q-1] is step p + q - 1
+    freq = np.stack([np.bincount(age[:, c].astype(int), minlength=3) for c in range(NN)], 1) / len(age)
+    np.testing.assert_allclose(freq, W_HAND / W_HAND.sum(0), atol=0.03)
+
+
+def test_sample_synthetic_and_mix_replace_the_last_rows():
+    """Owner 0's buffer holds rows, owner 1's is empty: only owner 0's last 2 of 5 rows are synthetic,
+    and nothing is once ``on`` is False."""
+    buf = jax.vmap(lambda _: replay.init({"r": jax.ShapeDtypeStruct((), jnp.float32)}, 4))(jnp.arange(2))
+    buf = buf.replace(data={"r": jnp.array([[7.0, 7.0, 7.0, 7.0], [0.0] * 4])}, size=jnp.array([3, 0], jnp.int32))
+    rows, use = tp.sample_synthetic(buf, jax.random.PRNGKey(0), 5, 2)
+    assert rows["r"].shape == (2, 2)
+    np.testing.assert_array_equal(use, [[False, False, False, True, True], [False] * 5])
+    real = jnp.arange(10.0).reshape(2, 5)
+    np.testing.assert_array_equal(tp.mix(use, real, rows["r"]), [[0, 1, 2, 7, 7], [5, 6, 7, 8, 9]])
+    wide = jnp.broadcast_to(real[..., None], (2, 5, 3))  # feature axes broadcast with the mask
+    np.testing.assert_array_equal(tp.mix(use, wide, jnp.broadcast_to(rows["r"][..., None], (2, 2, 3)))[0, :, 1],
+                                  [0, 1, 2, 7, 7])
+    _, off = tp.sample_synthetic(buf, jax.random.PRNGKey(0), 5, 2, on=jnp.bool_(False))
+    assert not bool(off.any())

@@ -12,8 +12,10 @@ One FL round (every ``K_FL`` env steps; on other steps the learner does its ordi
     tau_t = fl_tau_schedule(round_idx)                                   # tau_0 * decay^r
     target = fl_target_update(target, online, agg, tau, tau_t)           # eq. 24
 
-``fl_round`` chains these. Plain FedAvg (seed 001, eqs. 17-18: the cloud averages the generators with
-weights 1/B and broadcasts the mean) is ``fedavg(params)``.
+``fl_round`` chains these for one network stack; ``sync_targets`` for several (actors and critics)
+with the learner's FL mode (``"personalized"``, ``"fedavg"``: tau_t = 1 and uniform weights, or
+``"none"``: centralised training, targets unchanged). Plain FedAvg (seed 001, eqs. 17-18: the cloud
+averages the generators with weights 1/B and broadcasts the mean) is ``fedavg(params)``.
 
 Gap and deviation choices (spec §8.6; log ``W`` so runs can report the effective weights):
 
@@ -47,6 +49,7 @@ import jax
 import jax.numpy as jnp
 
 WEIGHT_MODES = ("literal", "normalized", "softmax", "fedavg")
+FL_MODES = ("personalized", "fedavg", "none")  # a learner's FL setting (`sync_targets`)
 
 
 def _check_mode(mode: str) -> None:
@@ -123,3 +126,23 @@ def fl_round(target, online, q_values, buffer_sizes, round_idx, tau, mode: str =
     W = aggregation_weights(q_values, buffer_sizes, mode, beta=beta, eps=eps)
     agg = aggregate(online, W)
     return fl_target_update(target, online, agg, tau, fl_tau_schedule(round_idx, tau0, decay)), W
+
+
+def sync_targets(targets: tuple, onlines: tuple, q_values, data_sizes, round_idx, tau, fl_mode: str = "personalized",
+                 weight_mode: str = "normalized", tau0=0.5, decay=0.98):
+    """One FL round (eqs. 25 then 24) on several network stacks that share the weights, e.g.
+    ``(actor_target, critic_target)`` with ``(actor, critic)``; returns the new targets (a tuple).
+
+    ``fl_mode`` (static): ``"personalized"``: weights ``weight_mode`` over ``q_values`` and
+    ``data_sizes`` (``[n]``), ``tau_t = tau0 * decay**round_idx``; ``"fedavg"``: uniform weights and
+    ``tau_t = 1`` (each target moves toward the plain average at rate ``tau``); ``"none"``: no change.
+    """
+    if fl_mode not in FL_MODES:
+        raise ValueError(f"unknown fl_mode {fl_mode!r}; valid: {', '.join(FL_MODES)}")
+    if fl_mode == "none":
+        return tuple(targets)
+    mode = "fedavg" if fl_mode == "fedavg" else weight_mode
+    tau_t = 1.0 if fl_mode == "fedavg" else fl_tau_schedule(round_idx, tau0, decay)
+    W = aggregation_weights(q_values, data_sizes, mode)
+    return tuple(fl_target_update(target, online, aggregate(online, W), tau, tau_t)
+                 for target, online in zip(targets, onlines))

@@ -34,6 +34,9 @@ Gap choices (spec §5.6, §8.5; the learner reports n, n', eps_max and the mode)
   (the freshest rollout); a NaN/inf score of a valid candidate ranks as the lowest finite value, so
   an invalid candidate is never chosen. A column with no valid candidate at all (empty pool) returns
   ``ok = False`` (and index 0); the caller must not insert it.
+* `insert` runs the whole eq. 23 step of a learner for every agent (push, candidates, joint rows
+  with the other agents' snapshot, scores, selection, insertion into a synthetic `replay.Buffer`);
+  `sample_synthetic` and `mix` put each agent's synthetic share into its minibatch.
 * Which Q scores the candidates (the online centralised critic, others' features from the platform
   snapshot, §5.7/§8.5) and whether the pool is cleared at episode boundaries (``reset``) are the
   learner's choices; the pool itself only stores and indexes.
@@ -41,10 +44,14 @@ Gap choices (spec §5.6, §8.5; the learner reports n, n', eps_max and the mode)
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
+
+from algos.common import replay
 
 SELECT_MODES = ("column", "global")
 
@@ -162,3 +169,70 @@ def select(key, q_scores, weights, eps, valid, mode: str = "column"):
 def take(cands, p_idx, q_idx):
     """Gather the chosen candidates: leaves ``[n'+1, n, ...]`` -> ``[k, ...]`` for ``k = len(p_idx)``."""
     return jax.tree_util.tree_map(lambda c: c[p_idx, q_idx], cands)
+
+
+# ----------------------------------------------------------------------------------------------
+# The eq. 23 step of a learner: every agent's rollout in, one pick per column into its synthetic buffer
+# ----------------------------------------------------------------------------------------------
+
+
+def joint_rows(cands, snapshot):
+    """Each owner's candidates as joint rows. ``cands``: leaves ``[n(owner), K, ...]``, owner i's
+    own values; ``snapshot``: leaves ``[n(agent), ...]``, every agent's features (e.g. the platform's
+    twin features, §5.7). A field in both becomes ``[n, K, n, ...]`` with the owner's candidate at
+    agent slot i and the snapshot elsewhere; a field only in ``cands`` (the owner's reward) stays
+    ``[n, K, ...]``; a field only in ``snapshot`` is broadcast to ``[n, K, n, ...]``."""
+    n, K = jax.tree_util.tree_leaves(cands)[0].shape[:2]
+
+    def of(i):
+        rows = {}
+        for k, v in cands.items():
+            if k in snapshot:
+                rows[k] = jnp.broadcast_to(snapshot[k], (K,) + snapshot[k].shape).at[:, i].set(v[i])
+            else:
+                rows[k] = v[i]
+        for k, v in snapshot.items():
+            if k not in cands:
+                rows[k] = jnp.broadcast_to(v, (K,) + v.shape)
+        return rows
+
+    return jax.vmap(of)(jnp.arange(n))
+
+
+def insert(pool: TwinPool, syn, key, rollouts, snapshot, score, weights, eps, mode: str = "column"):
+    """Eq. 23 for every agent at one real step: push each agent's rollout (``rollouts`` leaves
+    ``[n, H, ...]``; ``pool`` and ``syn`` are stacked on the agent axis), build the candidate matrix,
+    turn owner i's candidates into joint rows with the others' ``snapshot`` (`joint_rows`), score
+    them with ``score(rows) -> [n, (n'+1) n]`` (e.g. the owner's online critic), pick per column
+    (`select`: epsilon-greedy on the score, else the interval ``weights``) and add the picks to each
+    agent's synthetic `replay.Buffer`. Returns ``(pool, syn)``.
+
+    Every column has a candidate (this step's rollout, age 0, was just pushed), so ``ok`` is not needed."""
+    n = jax.tree_util.tree_leaves(rollouts)[0].shape[0]
+    pool = jax.vmap(push_rollout)(pool, rollouts)
+    cands, valid = jax.vmap(candidates)(pool)  # leaves [n, n'+1, dt_n, ...]
+    rows = joint_rows(jax.tree_util.tree_map(lambda v: v.reshape((n, -1) + v.shape[3:]), cands), snapshot)
+    q = score(rows)
+    p_idx, q_idx, _ = jax.vmap(functools.partial(select, mode=mode), in_axes=(0, 0, None, None, 0))(
+        jax.random.split(key, n), q.reshape(valid.shape), weights, eps, valid)
+    picked = jax.vmap(lambda r, p, qq: jax.tree_util.tree_map(
+        lambda v: v.reshape(valid.shape[1:] + v.shape[1:])[p, qq], r))(rows, p_idx, q_idx)
+    return pool, jax.vmap(replay.add)(syn, picked)
+
+
+def sample_synthetic(syn, key, batch_size: int, n_syn: int, on=True):
+    """Each agent's share of a minibatch from its synthetic buffer (``syn`` stacked on the agent axis):
+    ``(rows, use)``, rows leaves ``[n, n_syn, ...]``; ``use bool[n, batch_size]`` marks the last
+    ``n_syn`` rows of agent i's minibatch, where its buffer holds data and ``on`` (e.g. once the twin
+    is on and ``rho_syn > 0``). Pass the real minibatch and the rows to `mix`."""
+    n = syn.size.shape[0]
+    rows = jax.vmap(lambda buf, k: replay.sample(buf, k, n_syn))(syn, jax.random.split(key, n))
+    use = (syn.size > 0)[:, None] & (jnp.arange(batch_size)[None, :] >= batch_size - n_syn)
+    return rows, use & on
+
+
+def mix(use, real, synthetic):
+    """``real [n, B, ...]`` with its last ``k`` rows replaced by ``synthetic [n, k, ...]`` where ``use [n, B]``."""
+    n, batch = use.shape
+    pad = jnp.concatenate([jnp.zeros((n, batch - synthetic.shape[1]) + synthetic.shape[2:], synthetic.dtype), synthetic], 1)
+    return jnp.where(use.reshape(use.shape + (1,) * (real.ndim - 2)), pad, real)

@@ -44,11 +44,6 @@ def shannon_rate(bandwidth, log_snr_value):
     return jnp.where(positive, rate, 0.0)
 
 
-def snr_db(log_snr_value):
-    """SNR in dB from ln SNR (reporting helper)."""
-    return 10.0 * log_snr_value / jnp.log(10.0)
-
-
 def rayleigh_power(x, y):
     """Rayleigh fading power |h|^2 = (x^2 + y^2) / 2 ~ Exp(1), h = (x + iy)/sqrt2, x, y ~ N(0,1) (seed 000 A14 option)."""
     return 0.5 * (x * x + y * y)
