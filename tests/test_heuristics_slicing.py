@@ -9,16 +9,9 @@ from algos import heuristics
 from algos.heuristics import slicing as slh
 from jaxedge.envs import slicing as sl
 from jaxedge.envs.slicing import Slicing, State
+from jit_cache import jitted
 
 ENV = Slicing(n_aps=2, max_users=20)
-_JITTED = {}
-
-
-def jitted(env, name):
-    """``jax.jit(env.<name>)``, cached per (env, name): eager JAX ops are slow to dispatch."""
-    if (env, name) not in _JITTED:
-        _JITTED[env, name] = jax.jit(getattr(env, name))
-    return _JITTED[env, name]
 
 
 def make_state(dist, labels, fade=1.0):

@@ -21,6 +21,7 @@ import jaxedge
 from jaxedge.envs.slicing import Params, Slicing, State, StepDraws
 from jaxedge.physics import slicing as phys
 from jaxedge.reference import slicing as ref
+from jit_cache import jitted
 
 PRESETS = {"paper": Params.paper, "alternative": Params.alternative}
 RTOL = 1e-4
@@ -28,14 +29,6 @@ ENV = Slicing(n_aps=2, max_users=20)  # shared by most tests so compiled functio
 ENV1 = Slicing(n_aps=1, max_users=20)
 
 
-_JITTED = {}
-
-
-def jitted(env, name):
-    """``jax.jit(env.<name>)``, cached per (env, name): eager JAX ops are slow to dispatch."""
-    if (env, name) not in _JITTED:
-        _JITTED[env, name] = jax.jit(getattr(env, name))
-    return _JITTED[env, name]
 
 
 def np_tree(x):

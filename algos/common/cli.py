@@ -123,18 +123,24 @@ def parse_value(key: str, text: str, hint):
         raise UsageError(f"config key {key} expects {_describe(hint)}, got {text!r}") from None
 
 
+def _key_value(item: str, flag: str, form: str, valid, what: str) -> tuple[str, str]:
+    """``KEY=VALUE`` of a ``--set`` / ``--sweep`` item, with KEY in ``valid``."""
+    key, sep, value = item.partition("=")
+    if not sep:
+        raise UsageError(f"{flag} expects {form}, got {item!r}")
+    if key not in valid:
+        raise UsageError(f"{what.format(key=key)}: {', '.join(valid)}")
+    return key, value
+
+
 def parse_config(config_cls, set_items: Sequence[str] = (), total_steps: int | None = None,
                  num_envs: int | None = None):
     """A ``Config`` from ``--set`` items (and the run-size shortcuts); checked by its ``__post_init__``."""
     hints = typing.get_type_hints(config_cls)
-    fields = {f.name for f in dataclasses.fields(config_cls)}
+    fields = sorted(f.name for f in dataclasses.fields(config_cls))
     overrides = {}
     for item in set_items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UsageError(f"--set expects KEY=VALUE, got {item!r}")
-        if key not in fields:
-            raise UsageError(f"unknown config key {key!r}; valid keys: {', '.join(sorted(fields))}")
+        key, value = _key_value(item, "--set", "KEY=VALUE", fields, "unknown config key {key!r}; valid keys")
         overrides[key] = parse_value(key, value, hints[key])
     if total_steps is not None:
         overrides["total_env_steps"] = total_steps
@@ -150,11 +156,8 @@ def parse_sweep(items: Sequence[str], traced: Sequence[str]) -> dict:
     """``{key: [values]}`` from ``--sweep KEY=V1,V2`` items; only traced hyperparameters."""
     sweep = {}
     for item in items:
-        key, sep, values = item.partition("=")
-        if not sep:
-            raise UsageError(f"--sweep expects KEY=V1,V2,..., got {item!r}")
-        if key not in traced:
-            raise UsageError(f"cannot sweep {key!r} without recompiling; sweepable keys: {', '.join(traced)}")
+        key, values = _key_value(item, "--sweep", "KEY=V1,V2,...", list(traced),
+                                 "cannot sweep {key!r} without recompiling; sweepable keys")
         try:
             parsed = [float(v) for v in values.split(",") if v.strip()]
         except ValueError:
