@@ -149,6 +149,12 @@ class MultiAgentEnv:
         check_params(params)
 
     # ---- provided ------------------------------------------------------------------------------
+    def render(self, state, params=None, action=None, fig=None):
+        """A matplotlib Figure of one env's ``state`` (and ``action``'s targets): `jaxedge.render`."""
+        from jaxedge import render
+
+        return render.render(self, state, self.default_params if params is None else params, action, fig)
+
     def reset(self, key: jax.Array, params=None):
         params = self.default_params if params is None else params
         self.validate_params(params)
