@@ -84,8 +84,8 @@ def test_actions_shaped_like_ippo_and_reset_state(adapter):
     if env.name in DISCRETE:  # IPPO's unbatchify gives (1,) per agent
         acts = {a: jnp.reshape(v, (-1,)) for a, v in acts.items()}
     obs2, _, reward, _, _ = adapter.step(key, state, acts)
-    ref_obs, _, ref_reward, *_ = env.step(key, state, action, params)
-    # jitted adapter vs eager env: equal up to float32 rounding
+    ref_obs, _, ref_reward, *_ = jax.jit(env.step)(key, state, action, params)
+    # two compiled programs: equal up to float32 rounding
     np.testing.assert_allclose(np.stack([obs2[a] for a in adapter.agents]), ref_obs, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(np.stack([reward[a] for a in adapter.agents]), ref_reward, rtol=1e-5, atol=1e-6)
     # At the episode's end, reset_state is the state the env resets to.
@@ -117,7 +117,8 @@ def test_ct_rollout_manager(name):
 
 
 def test_avail_actions_mask_padding_and_noop_steps():
-    cloud = JaxMARLAdapter(jaxedge.make("cloud_edge", **SIZES["cloud_edge"]))
+    env = jaxedge.make("cloud_edge", **SIZES["cloud_edge"])
+    cloud = JaxMARLAdapter(env, env.default_params.replace(ue_min=1, ue_max=2))  # 1-2 of 3 UE slots used
     _, state = cloud.reset(jax.random.PRNGKey(0))
     avail = cloud.get_avail_actions(state)
     live = np.asarray(state.mask)

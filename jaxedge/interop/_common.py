@@ -139,8 +139,18 @@ def _head_mask(nvec: tuple, only_first: jax.Array) -> jax.Array:
     return jnp.concatenate(parts, axis=-1)
 
 
-def avail_actions(env, spec: AgentSpec, state, params) -> jax.Array:
-    """bool[n_agents, num_choices(spec)]: the options that change anything.
+def head_nvec(spec: AgentSpec) -> tuple:
+    """Options per discrete head of one agent (``()`` for a purely continuous agent)."""
+    disc = spec.discrete if spec.kind == "hybrid" else spec
+    if disc.kind == "discrete":
+        return (disc.n,)
+    if disc.kind == "multidiscrete":
+        return tuple(disc.nvec)
+    return ()
+
+
+def avail_actions(env, nvec: tuple, state, params=None) -> jax.Array:
+    """bool[n_agents, sum(nvec)]: the options that change anything (``nvec`` from `head_nvec`).
 
     * cloud_edge: a padded UE can only take option 0 of each head (local, channel 0);
     * collab_edge: on a no-op step (per task: the slot's tasks are all decided; per slot: positions
@@ -148,12 +158,7 @@ def avail_actions(env, spec: AgentSpec, state, params) -> jax.Array:
     * otherwise every option is available.
     """
     n = env.num_agents
-    disc = spec.discrete if spec.kind == "hybrid" else spec
-    if disc.kind == "discrete":
-        nvec = (disc.n,)
-    elif disc.kind == "multidiscrete":
-        nvec = disc.nvec
-    else:
+    if not nvec:
         return jnp.zeros((n, 0), bool)
     if env.name == "cloud_edge":
         dead = ~live_agents(env, state)

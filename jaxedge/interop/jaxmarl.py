@@ -160,7 +160,7 @@ class JaxMARLAdapter(_JaxMARLBase):
         """``{agent: bool[n]}`` (``n`` = the agent's options; all heads' options concatenated for a
         multi-discrete or hybrid agent)."""
         params = self._params if params is None else params
-        mask = _common.avail_actions(self._env, self._act_specs[0], state, params)
+        mask = _common.avail_actions(self._env, _common.head_nvec(self._act_specs[0]), state, params)
         return self._to_dict(mask)
 
     def get_obs(self, state, params=None):
