@@ -167,8 +167,12 @@ def write_sharding_markdown(rows, path):
         lines += [
             "No GPU was lent to this task: these are *forced* host devices "
             "(`XLA_FLAGS=--xla_force_host_platform_device_count=8`) sharing the same CPU cores, so the table "
-            "measures the overhead of the sharded program (partitioning, per-device dispatch, the cross-device "
-            "reduction), not a speed-up. On real accelerators each device steps its own slice of envs.", "",
+            "measures the sharded program's overhead (partitioning, per-device dispatch, the cross-device "
+            "reduction) against whatever parallelism the cores allow, not a device speed-up: each forced "
+            "device runs on its own host thread, so up to ~2x over 1 device is possible on 2 cores, and "
+            "beyond 2 devices the threads only share them. The machine was shared with other jobs while "
+            "measuring, so single rows vary by tens of percent (the non-monotone columns are that noise). "
+            "On real accelerators each device steps its own slice of envs.", "",
         ]
     lines += ["| env | num_envs | devices | env-steps/s | vs 1 device | compile s |", "|---|---|---|---|---|---|"]
     base = {(r["env"], r["num_envs"]): r["env_steps_per_s"] for r in rows if r["devices"] == 1}
