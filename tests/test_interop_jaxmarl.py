@@ -75,7 +75,7 @@ def test_log_wrappers_count_episodes_with_non_default_params(adapter):
         np.testing.assert_array_equal(info["returned_episode_lengths"], length)
 
 
-def test_actions_shaped_like_ippo_and_reset_state(adapter):
+def test_actions_shaped_like_ippo(adapter):
     key = jax.random.PRNGKey(2)
     obs, state = adapter.reset(key)
     env, params = adapter._env, adapter.params
@@ -88,19 +88,29 @@ def test_actions_shaped_like_ippo_and_reset_state(adapter):
     # two compiled programs: equal up to float32 rounding
     np.testing.assert_allclose(np.stack([obs2[a] for a in adapter.agents]), ref_obs, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(np.stack([reward[a] for a in adapter.agents]), ref_reward, rtol=1e-5, atol=1e-6)
-    # At the episode's end, reset_state is the state the env resets to.
-    _, reset_state = adapter.reset(jax.random.PRNGKey(99))
-    end = jax.tree.map(lambda x: x, state)
-    for t in range(int(params.episode_len) - 1):
-        _, end, *_ = adapter.step(jax.random.fold_in(key, t), end, acts)
-    obs3, state3, _, done, _ = adapter.step(key, end, acts, reset_state)
-    assert bool(done["__all__"])
-    jax.tree.map(np.testing.assert_array_equal, state3, reset_state)
-    np.testing.assert_allclose(obs3[adapter.agents[0]], adapter.get_obs(reset_state)[adapter.agents[0]], rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="agent action needs"):
         bad = dict(acts)
         bad[adapter.agents[0]] = jax.tree.map(lambda x: jnp.zeros((7,) + jnp.shape(x), jnp.asarray(x).dtype), bad[adapter.agents[0]])
         adapter.step(key, state, bad)
+
+
+@pytest.mark.parametrize("name", ["collab_edge", "cloud_edge"])
+def test_reset_state_is_the_state_after_an_episode_end(name):
+    env = jaxedge.make(name, **SIZES[name])
+    adapter = JaxMARLAdapter(env, short_params(env))
+    key = jax.random.PRNGKey(2)
+    _, state = adapter.reset(key)
+    acts = {a: adapter.action_space(a).sample(jax.random.fold_in(key, i)) for i, a in enumerate(adapter.agents)}
+    _, reset_state = adapter.reset(jax.random.PRNGKey(99))
+    for t in range(int(adapter.params.episode_len) - 1):
+        _, state, _, done, _ = adapter.step(jax.random.fold_in(key, t), state, acts, reset_state)
+        assert not bool(done["__all__"])
+    obs, state, _, done, _ = adapter.step(key, state, acts, reset_state)
+    assert bool(done["__all__"])
+    jax.tree.map(np.testing.assert_array_equal, state, reset_state)
+    ref = adapter.get_obs(reset_state)
+    for a in adapter.agents:
+        np.testing.assert_allclose(obs[a], ref[a], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", DISCRETE)
