@@ -182,6 +182,12 @@ class MultiAgentEnv:
         scaled values the agent sees; `flatten_observation` inverts it)."""
         return spaces.unflatten_parts(self.observation_parts, obs)
 
+    def render(self, state, params=None, action=None, fig=None):
+        """A matplotlib Figure of one env's ``state`` (and ``action``'s targets): `jaxedge.render`."""
+        from jaxedge import render
+
+        return render.render(self, state, self.default_params if params is None else params, action, fig)
+
     def reset(self, key: jax.Array, params=None):
         params = self.default_params if params is None else params
         self.validate_params(params)

@@ -1,4 +1,8 @@
-"""Wrappers: episode logging and the JaxMARL-style dict adapter."""
+"""Wrappers: episode logging and batched stepping.
+
+`JaxMARLAdapter` (the JaxMARL dict API) lives in `jaxedge.interop.jaxmarl` and is re-exported here
+lazily, so importing this module never imports jaxmarl.
+"""
 
 from __future__ import annotations
 
@@ -96,34 +100,6 @@ class LogWrapper(Wrapper):
         return obs, state, reward, terminated, truncated, info
 
 
-class JaxMARLAdapter(Wrapper):
-    """Presents the JaxMARL dict API: ``obs``/``reward``/``done`` keyed by ``agent_0..`` + ``__all__``.
-
-    Actions are given as a dict of per-agent pytrees and stacked onto the agent axis.
-    """
-
-    @property
-    def agents(self) -> list[str]:
-        return [f"agent_{i}" for i in range(self._env.num_agents)]
-
-    def _to_dict(self, x):
-        return {a: jax.tree_util.tree_map(lambda v: v[i], x) for i, a in enumerate(self.agents)}
-
-    def reset(self, key, params=None):
-        obs, state = self._env.reset(key, params)
-        return self._to_dict(obs), state
-
-    def step(self, key, state, actions: dict, params=None):
-        stacked = jax.tree_util.tree_map(
-            lambda *xs: jnp.stack(xs), *[actions[a] for a in self.agents]
-        )
-        obs, state, reward, terminated, truncated, info = self._env.step(key, state, stacked, params)
-        done = jnp.logical_or(terminated, truncated)
-        dones = {a: done for a in self.agents}
-        dones["__all__"] = done
-        return self._to_dict(obs), state, self._to_dict(reward), dones, info
-
-
 class VecEnv(Wrapper):
     """A batch of envs on a leading axis, with resets computed only when some env is done.
 
@@ -169,3 +145,11 @@ class VecEnv(Wrapper):
         info["final_observation"] = obs_st
         info["final_state"] = state_st
         return obs, state, reward, terminated, truncated, info
+
+
+def __getattr__(name):
+    if name == "JaxMARLAdapter":
+        from jaxedge.interop.jaxmarl import JaxMARLAdapter
+
+        return JaxMARLAdapter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

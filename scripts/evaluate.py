@@ -4,6 +4,7 @@
     python scripts/evaluate.py --env dt_inference                  # default heuristics
     python scripts/evaluate.py --env dt_inference --algo greedy --num-envs 256
     python scripts/evaluate.py --env dt_inference --preset paper --json out.json
+    python scripts/evaluate.py --env v2x --algo greedy --render 30 --gif v2x.gif  # GIF of 30 steps, no table
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ def build_parser() -> cli.Parser:
     ap.add_argument("--steps", type=int, default=None, help="steps per env (default: one episode)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path, default=None, help="also write the table as JSON")
+    ap.add_argument("--render", type=int, default=None, metavar="N",
+                    help="instead of the table, draw the first N steps of one episode of --algo as a GIF")
+    ap.add_argument("--gif", type=Path, default=None, help="GIF path for --render (default runs/render_ENV_ALGO.gif)")
+    ap.add_argument("--fps", type=int, default=4, help="GIF frames per second for --render")
     return ap
 
 
@@ -51,6 +56,17 @@ def run(args) -> dict:
         if name not in table:
             raise cli.UsageError(f"unknown heuristic {name!r} for {env.name}; choose from {sorted(table)}")
 
+    if args.render is not None:
+        if args.render < 1 or len(names) != 1:
+            raise cli.UsageError("--render N needs N >= 1 and one heuristic (--algo NAME)")
+        from jaxedge.render import animate
+
+        gif = args.gif or Path("runs") / f"render_{env.name}_{names[0]}.gif"
+        gif.parent.mkdir(parents=True, exist_ok=True)
+        frames = animate(env, params, heuristics.make_heuristic(env, names[0]), jax.random.PRNGKey(args.seed),
+                         min(args.render, int(params.episode_len)), gif, fps=args.fps)
+        print(f"wrote {gif} ({frames} frames of {env.name} under {names[0]})")
+        return {}
     steps = args.steps or int(params.episode_len)
     key = jax.random.PRNGKey(args.seed)
     results = {}
