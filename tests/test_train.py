@@ -24,13 +24,22 @@ import jaxedge
 from algos import ALGOS, maddpg
 from algos.common import replay
 from algos.common.evaluation import rollout_stats, rollout_stats_runs
-from algos.common.training import map_runs
+from algos.common.training import OffPolicyConfig, map_runs
 from algos.heuristics import make_heuristic
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--size", "n_users=2", "--size", "n_servers=2", "--size", "n_tasks=2"]
 SMALL_CFG = ["--set", "warmup_steps=40", "--set", "batch_size=32", "--set", "chunk_size=5",
              "--num-envs", "4", "--eval-envs", "8", "--eval-steps", "10", "--quiet", "--no-plot"]
+# On-policy learners (no replay): 5 iterations of 4 envs x 5 steps, one per chunk, so the 100 env steps
+# also make 5 chunks.
+ON_POLICY_CFG = ["--set", "rollout_len=5", "--set", "num_minibatches=2", "--set", "hidden=16", "--set", "chunk_size=1",
+                 "--num-envs", "4", "--eval-envs", "8", "--eval-steps", "10", "--quiet", "--no-plot"]
+
+
+def small_cfg(algo):
+    off_policy = issubclass(ALGOS[algo].Config, OffPolicyConfig)
+    return SMALL_CFG if off_policy else ON_POLICY_CFG
 
 
 FAST_COMPILE = {"xla_backend_optimization_level": 0}
@@ -55,7 +64,7 @@ def _train_cli(args, cache):
 @pytest.mark.parametrize("algo", sorted(set(ALGOS) - {"maddpg_cgan"}))  # its CLI run: test_maddpg_cgan.py
 def test_train_cli_smoke(algo, tmp_path, cache_dir):
     out = tmp_path / algo
-    proc = _train_cli(["--algo", algo, *TINY, *SMALL_CFG, "--total-steps", "100", "--seeds", "2",
+    proc = _train_cli(["--algo", algo, *TINY, *small_cfg(algo), "--total-steps", "100", "--seeds", "2",
                        "--out", str(out)], cache_dir)
     assert proc.returncode == 0, proc.stderr[-3000:]
     SMOKE_OUT[algo] = out
