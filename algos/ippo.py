@@ -50,13 +50,13 @@ ACTION_SPACES = ("discrete", "multi_discrete", "hybrid")
 class Config(RunConfig):
     """PureJaxRL's IPPO defaults (CleanRL's PPO) unless marked; sized for a few minutes on 2 CPU cores."""
 
-    total_env_steps: int = 256_000  # CPU: 250 iterations of 16 envs x 64 steps
+    total_env_steps: int = 65_536  # CPU: 64 iterations of 16 envs x 64 steps
     num_envs: int = 16
-    chunk_size: int = 25  # iterations per chunk (25 x 1,024 env steps)
+    chunk_size: int = 16  # iterations per chunk (16 x 1,024 env steps)
     rollout_len: int = 64  # T vector steps per iteration
     update_epochs: int = 4
     num_minibatches: int = 4
-    gamma: float = 0.99
+    gamma: float = 0.5  # PureJaxRL 0.99; 0.5 as maddpg / dqn_vdn: these envs are near-myopic (slicing is a contextual bandit) and collab_edge spreads one slot over 100 per-task steps: at 0.99 its deterministic policy lost to random (-4.3 vs -0.71 reward), at 0.5 it beat it (-0.34)
     gae_lambda: float = 0.95
     clip_eps: float = 0.2
     vf_coef: float = 0.5
@@ -65,6 +65,8 @@ class Config(RunConfig):
     anneal_lr: bool = True  # lr -> 0 linearly over the run
     max_grad_norm: float = 0.5
     reward_scale: float = 1.0  # rewards are multiplied by this before GAE (and before normalize_reward)
+    normalize_obs: bool = True  # standardise observation features by running statistics (clipped to +-10): the
+                                # envs' features range from shares in [0, 1] to queues in Gcycles
     normalize_reward: bool = True  # divide rewards by a running std of the discounted return (the envs' rewards
                                    # differ by 3 orders of magnitude: dt_inference ~ -8, cloud_edge ~ -36 per step)
     hidden: Sequence[int] = (64, 64)
@@ -195,31 +197,42 @@ def ppo_loss(logp, old_logp, adv, value, old_value, returns, ent, clip_eps, vf_c
 
 # ---- the trainer --------------------------------------------------------------------------------
 @struct.dataclass
-class ReturnStats:
-    """Running mean / variance of the discounted return (PureJaxRL's ``NormalizeVecReward``)."""
+class RunningStats:
+    """Running mean and variance (parallel Welford), of the observation features or the return."""
 
-    ret: jax.Array  # [E, n] the discounted return so far of every env's current episode
     mean: jax.Array
     var: jax.Array
     count: jax.Array
 
+    @classmethod
+    def create(cls, shape=()):
+        return cls(mean=jnp.zeros(shape), var=jnp.ones(shape), count=jnp.full((), 1e-4))
 
-def normalize_rewards(stats: ReturnStats, rewards, done, gamma):
-    """Update ``stats`` with the returns of a rollout (``rewards [T, E, n]``, ``done [T, E, 1]``) and
-    divide the rewards by the running std of the discounted return."""
+    def update(self, x):
+        """Fold in the samples ``x [..., *shape]`` (every leading axis is a sample axis)."""
+        axes = tuple(range(x.ndim - self.mean.ndim))
+        b_mean, b_var, b_count = x.mean(axes), x.var(axes), x.size // max(1, self.mean.size)
+        delta, total = b_mean - self.mean, self.count + b_count
+        var = (self.var * self.count + b_var * b_count + delta**2 * self.count * b_count / total) / total
+        return RunningStats(mean=self.mean + delta * b_count / total, var=var, count=total)
+
+    def normalize(self, x, clip: float = 10.0):
+        return jnp.clip((x - self.mean) / jnp.sqrt(self.var + 1e-8), -clip, clip)
+
+
+def normalize_rewards(stats: RunningStats, ret, rewards, done, gamma):
+    """PureJaxRL's ``NormalizeVecReward``: fold the discounted returns of a rollout (``rewards [T, E,
+    n]``, ``done [T, E, 1]``, ``ret [E, n]`` the running return of every env's current episode) into
+    ``stats`` and divide the rewards by their std. Returns ``(stats, ret, rewards)``."""
 
     def body(ret, x):
         r, d = x
         ret = ret * gamma + r
         return ret * (1.0 - d), ret
 
-    ret, rets = jax.lax.scan(body, stats.ret, (rewards, done.astype(jnp.float32)))
-    b_mean, b_var, b_count = rets.mean(), rets.var(), rets.size
-    delta, total = b_mean - stats.mean, stats.count + b_count
-    mean = stats.mean + delta * b_count / total
-    var = (stats.var * stats.count + b_var * b_count + delta**2 * stats.count * b_count / total) / total
-    stats = ReturnStats(ret=ret, mean=mean, var=var, count=total)
-    return stats, rewards / jnp.sqrt(var + 1e-8)
+    ret, rets = jax.lax.scan(body, ret, (rewards, done.astype(jnp.float32)))
+    stats = stats.update(rets)
+    return stats, ret, rewards / jnp.sqrt(stats.var + 1e-8)
 
 
 @struct.dataclass
@@ -228,7 +241,9 @@ class TrainState:
     opt: object
     env_state: object
     obs: jax.Array
-    returns: ReturnStats
+    obs_stats: RunningStats  # [obs_dim] features, pooled over envs and agents
+    ret_stats: RunningStats  # the discounted return (scalar)
+    ret: jax.Array  # [E, n] discounted return so far of every env's current episode
     key: jax.Array
     hp: dict
 
@@ -258,22 +273,26 @@ def make_train(cfg: Config, env, params) -> Trainer:
         p = {"actor": init_agents(actor, k_a, n, in_dim, share), "log_std": log_std,
              "critic": init_agents(critic, k_c, n, in_dim, share)}
         obs, env_state = venv.reset(jax.random.split(k_env, E), params)
-        returns = ReturnStats(ret=jnp.zeros((E, n)), mean=jnp.zeros(()), var=jnp.ones(()), count=jnp.full((), 1e-4))
         return TrainState(params=p, opt=tx(learning_rate=hp["lr"]).init(p), env_state=env_state, obs=obs,
-                          returns=returns, key=key, hp=hp)
+                          obs_stats=RunningStats.create((obs_dim,)), ret_stats=RunningStats.create(),
+                          ret=jnp.zeros((E, n)), key=key, hp=hp)
+
+    def prep(obs_stats, obs):
+        return obs_stats.normalize(obs) if cfg.normalize_obs else obs
 
     def env_step(carry, key):
-        p, env_state, obs = carry
+        p, obs_stats, env_state, raw = carry
         k_act, k_step = jax.random.split(key)
+        obs = prep(obs_stats, raw)
         out, log_std = policy(p, obs)
         idx, pre = sample(spec, k_act, out, log_std)
         action = jax.vmap(spec.env_action_from_indices)(idx, spec.squash(pre))
         next_obs, env_state, reward, term, trunc, info = venv.step(jax.random.split(k_step, E), env_state, action,
                                                                    params)
-        tr = dict(obs=obs, idx=idx, pre=pre, logp=log_prob(spec, out, log_std, idx, pre), value=value(p, obs),
-                  next_value=value(p, info["final_observation"]), reward=reward, term=term,
-                  done=jnp.logical_or(term, trunc))
-        return (p, env_state, next_obs), (tr, env_metrics(reward, info))
+        tr = dict(obs=obs, raw=raw, idx=idx, pre=pre, logp=log_prob(spec, out, log_std, idx, pre),
+                  value=value(p, obs), next_value=value(p, prep(obs_stats, info["final_observation"])), reward=reward,
+                  term=term, done=jnp.logical_or(term, trunc))
+        return (p, obs_stats, env_state, next_obs), (tr, env_metrics(reward, info))
 
     def update_minibatch(carry, b):
         p, opt, hp = carry
@@ -299,14 +318,14 @@ def make_train(cfg: Config, env, params) -> Trainer:
     def iteration(rs: TrainState, i):
         key, k_roll, k_upd = jax.random.split(rs.key, 3)
         hp = rs.hp
-        (_, env_state, obs), (tr, metrics) = jax.lax.scan(env_step, (rs.params, rs.env_state, rs.obs),
-                                                          jax.random.split(k_roll, T))
+        (_, _, env_state, obs), (tr, metrics) = jax.lax.scan(
+            env_step, (rs.params, rs.obs_stats, rs.env_state, rs.obs), jax.random.split(k_roll, T))
         done = tr["done"][..., None]  # [T, E, 1]: every agent shares the episode
-        reward, returns = hp["reward_scale"] * tr["reward"], rs.returns
+        reward, ret_stats, ret = hp["reward_scale"] * tr["reward"], rs.ret_stats, rs.ret
         if cfg.normalize_reward:
-            returns, reward = normalize_rewards(returns, reward, done, hp["gamma"])
-        adv, ret = gae(reward, tr["value"], tr["next_value"], tr["term"][..., None], done, hp["gamma"], hp["gae_lambda"])
-        data = dict(obs=tr["obs"], idx=tr["idx"], pre=tr["pre"], logp=tr["logp"], value=tr["value"], adv=adv, ret=ret)
+            ret_stats, ret, reward = normalize_rewards(ret_stats, ret, reward, done, hp["gamma"])
+        adv, targets = gae(reward, tr["value"], tr["next_value"], tr["term"][..., None], done, hp["gamma"], hp["gae_lambda"])
+        data = dict(obs=tr["obs"], idx=tr["idx"], pre=tr["pre"], logp=tr["logp"], value=tr["value"], adv=adv, ret=targets)
         data = jax.tree_util.tree_map(lambda x: x.reshape((batch,) + x.shape[2:]), data)
         frac = 1.0 - i.astype(jnp.float32) / sizes.total_iters if cfg.anneal_lr else 1.0
         opt = rs.opt._replace(hyperparams={**rs.opt.hyperparams, "learning_rate": hp["lr"] * frac})
@@ -314,11 +333,15 @@ def make_train(cfg: Config, env, params) -> Trainer:
                                               jax.random.split(k_upd, cfg.update_epochs))
         metrics = jax.tree_util.tree_map(lambda v: v.mean(), {**metrics, **losses})
         metrics["lr"] = hp["lr"] * frac
-        return rs.replace(params=p, opt=opt, env_state=env_state, obs=obs, returns=returns, key=key), metrics
+        # the rollout's observations enter the statistics after the update, so the update saw the
+        # inputs the rollout's log-probs were computed from
+        obs_stats = rs.obs_stats.update(tr["raw"]) if cfg.normalize_obs else rs.obs_stats
+        return rs.replace(params=p, opt=opt, env_state=env_state, obs=obs, obs_stats=obs_stats, ret_stats=ret_stats,
+                          ret=ret, key=key), metrics
 
     def act(rs: TrainState, obs):
         """Deterministic decentralised policy for one env: argmax per head, squashed mean."""
-        idx, cont = deterministic(spec, policy(rs.params, obs)[0])
+        idx, cont = deterministic(spec, policy(rs.params, prep(rs.obs_stats, obs))[0])
         return spec.env_action_from_indices(idx, cont)
 
     return make_trainer(init, iteration, act, cfg, hparams(cfg, TRACED), sizes)
