@@ -329,8 +329,10 @@ def make_train(cfg: Config, env, params) -> Trainer:
         reward, ret_stats, ret = hp["reward_scale"] * tr["reward"], rs.ret_stats, rs.ret
         if cfg.normalize_reward:
             ret_stats, ret, reward = normalize_rewards(ret_stats, ret, reward, done, hp["gamma"])
-        adv, targets = gae(reward, tr["value"], tr["next_value"], tr["term"][..., None], done, hp["gamma"], hp["gae_lambda"])
-        data = dict(obs=tr["obs"], idx=tr["idx"], pre=tr["pre"], logp=tr["logp"], value=tr["value"], adv=adv, ret=targets)
+        adv, targets = gae(reward, tr["value"], tr["next_value"], tr["term"][..., None], done, hp["gamma"],
+                           hp["gae_lambda"])
+        data = dict(obs=tr["obs"], idx=tr["idx"], pre=tr["pre"], logp=tr["logp"], value=tr["value"], adv=adv,
+                    ret=targets)
         data = jax.tree_util.tree_map(lambda x: x.reshape((batch,) + x.shape[2:]), data)
         frac = 1.0 - i.astype(jnp.float32) / sizes.total_iters if cfg.anneal_lr else 1.0
         opt = rs.opt._replace(hyperparams={**rs.opt.hyperparams, "learning_rate": hp["lr"] * frac})
