@@ -9,7 +9,7 @@ kinds of action space it handles: "discrete", "multi_discrete", "hybrid") and
     trainer = algos.make_trainer("maddpg", algos.maddpg.Config(), env, params)
 """
 
-from algos import ddpg_vdn, dqn_vdn, maddpg, maddpg_cgan
+from algos import ddpg_vdn, dqn_vdn, ippo, maddpg, maddpg_cgan
 from jaxedge import spaces
 
 ALGOS: dict = {
@@ -17,6 +17,7 @@ ALGOS: dict = {
     "maddpg_cgan": maddpg_cgan,
     "dqn_vdn": dqn_vdn,
     "ddpg_vdn": ddpg_vdn,
+    "ippo": ippo,
 }
 
 
