@@ -45,21 +45,23 @@ def main(run: Callable, parser: argparse.ArgumentParser, argv=None) -> int:
 def add_env_args(ap: argparse.ArgumentParser, default_env: str | None = "dt_inference") -> None:
     ap.add_argument("--env", default=default_env, help=f"one of {jaxedge.list_envs()}")
     ap.add_argument("--size", action="append", default=[], metavar="NAME=INT",
-                    help="static env size, e.g. --size n_users=4 (repeatable)")
+                    help="static env size, e.g. --size n_users=4 or --size action_mode=coarse (repeatable)")
     ap.add_argument("--preset", default=None, help="Params preset of the env (e.g. calibrated, paper); "
                                                    "sized by the --size values")
 
 
 def parse_sizes(items: Sequence[str]) -> dict:
+    """``{name: value}`` of ``--size NAME=VALUE`` items: ints, or words for the env's static modes
+    (e.g. ``--size action_mode=coarse``); the env checks each against its field."""
     sizes = {}
     for item in items:
         name, sep, value = item.partition("=")
+        if not sep or not name or not value:
+            raise UsageError(f"--size expects NAME=INT (or NAME=WORD for a mode), got {item!r}")
         try:
-            if not sep or not name:
-                raise ValueError
             sizes[name] = int(value)
         except ValueError:
-            raise UsageError(f"--size expects NAME=INT, got {item!r}") from None
+            sizes[name] = {"true": True, "false": False}.get(value.lower(), value)
     return sizes
 
 
