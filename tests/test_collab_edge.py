@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import jaxedge
+from algos import heuristics
 from jaxedge.envs import collab_edge as ce
 from jaxedge.physics import queues
 from jaxedge.reference import collab_edge as ref

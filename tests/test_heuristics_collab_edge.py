@@ -72,7 +72,8 @@ def test_slot_mode_greedy_matches_per_task_greedy_and_beats_the_others():
     choice = np.asarray(jax.jit(heuristics.make_heuristic(env_slot, "greedy_oracle"))(None, None, slot_state, params_slot))[0]
     state = ce.State(queue=slot_state.queue, qbef=jnp.zeros(4), bits=slot_state.bits[0], n_tasks=slot_state.n_tasks,
                      task=jnp.zeros((), jnp.int32), t=jnp.zeros((), jnp.int32), period=jnp.zeros((), jnp.int32),
-                     pos=jnp.zeros((), jnp.int32), tasks_done=jnp.zeros((), jnp.int32))
+                     pos=jnp.zeros((), jnp.int32), tasks_done=jnp.zeros((), jnp.int32),
+                     delay_done=jnp.zeros((), jnp.float32), wait_done=jnp.zeros((), jnp.float32))
     greedy = jax.jit(heuristics.make_heuristic(env_task, "greedy_oracle"))
     for n in range(int(slot_state.n_tasks)):
         state = state.replace(bits=slot_state.bits[n], task=jnp.asarray(n, jnp.int32))
