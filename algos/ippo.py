@@ -42,7 +42,9 @@ from flax import struct
 
 from algos.common.actions import ActionSpec
 from algos.common.networks import MLP
-from algos.common.training import RunConfig, Trainer, env_metrics, hparams, make_optimizer, make_trainer, schedule
+from algos.common.training import (
+    RunConfig, Trainer, check_positive_ints, env_metrics, hparams, make_optimizer, make_trainer, schedule,
+)
 from jaxedge.wrappers import VecEnv
 
 TRACED = ("lr", "gamma", "gae_lambda", "clip_eps", "vf_coef", "ent_coef", "reward_scale")
@@ -82,10 +84,7 @@ class Config(RunConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        for name in ("rollout_len", "update_epochs", "num_minibatches"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"Config.{name} must be an int >= 1, got {value!r}")
+        check_positive_ints(self, ("rollout_len", "update_epochs", "num_minibatches"))
         if (self.num_envs * self.rollout_len) % self.num_minibatches:
             raise ValueError(f"Config.num_minibatches ({self.num_minibatches}) must divide num_envs x rollout_len "
                              f"({self.num_envs} x {self.rollout_len})")

@@ -15,14 +15,8 @@ from jaxmarl.wrappers.baselines import CTRolloutManager, LogWrapper, MPELogWrapp
 import jaxedge  # noqa: E402
 from jaxedge.envs.collab_edge import Params as CollabParams  # noqa: E402
 from jaxedge.interop.jaxmarl import JaxMARLAdapter, make  # noqa: E402
+from interop_sizes import SIZES  # noqa: E402
 
-SIZES = {
-    "dt_inference": dict(n_users=3, n_servers=2, n_tasks=2),
-    "collab_edge": dict(n_servers=3, max_tasks=4),
-    "slicing": dict(n_aps=2, max_users=6, action_mode="coarse"),
-    "v2x": dict(n_vehicles=3, n_servers=2),
-    "cloud_edge": dict(n_cells=2, ues_per_cell=3, n_channels=2, cache_slots=4),
-}
 DISCRETE = ["collab_edge", "slicing"]  # the envs with a Discrete action per agent
 
 

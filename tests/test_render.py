@@ -12,13 +12,7 @@ import jaxedge  # noqa: E402
 from algos import heuristics  # noqa: E402
 from jaxedge.render import animate, figure_to_rgb  # noqa: E402
 
-SIZES = {
-    "dt_inference": dict(n_users=3, n_servers=2, n_tasks=2),
-    "collab_edge": dict(n_servers=3, max_tasks=4),
-    "slicing": dict(n_aps=2, max_users=6),
-    "v2x": dict(n_vehicles=3, n_servers=2),
-    "cloud_edge": dict(n_cells=2, ues_per_cell=3, n_channels=2, cache_slots=4),
-}
+from test_env_contract import SMALL_SIZES as SIZES  # noqa: E402
 
 
 @pytest.mark.parametrize("name", sorted(SIZES))

@@ -38,6 +38,14 @@ from algos.common import replay
 from jaxedge.wrappers import VecEnv
 
 
+def check_positive_ints(cfg, names, minimum: int = 1) -> None:
+    """Raise ``ValueError`` naming the first field of ``cfg`` in ``names`` that is not an int >= minimum."""
+    for name in names:
+        value = getattr(cfg, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            raise ValueError(f"{type(cfg).__name__}.{name} must be an int >= {minimum}, got {value!r}")
+
+
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
     """The run-size fields every learner's ``Config`` extends (and may re-default)."""
@@ -47,10 +55,7 @@ class RunConfig:
     chunk_size: int = 500  # iterations per compiled chunk (one checkpoint, one progress update each)
 
     def __post_init__(self):
-        for name in ("total_env_steps", "num_envs", "chunk_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{type(self).__name__}.{name} must be an int >= 1, got {value!r}")
+        check_positive_ints(self, ("total_env_steps", "num_envs", "chunk_size"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,12 +70,8 @@ class OffPolicyConfig(RunConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        for name in ("batch_size", "buffer_size", "updates_per_step"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{type(self).__name__}.{name} must be an int >= 1, got {value!r}")
-        if not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
-            raise ValueError(f"{type(self).__name__}.warmup_steps must be an int >= 0, got {self.warmup_steps!r}")
+        check_positive_ints(self, ("batch_size", "buffer_size", "updates_per_step"))
+        check_positive_ints(self, ("warmup_steps",), minimum=0)
 
 
 @dataclasses.dataclass(frozen=True)

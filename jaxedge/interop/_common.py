@@ -18,6 +18,19 @@ import numpy as np
 from jaxedge import spaces
 
 
+class ForwardsToEnv:
+    """Adapter mixin: attributes it lacks fall through to the wrapped jaxedge env ``self._env``."""
+
+    def __getattr__(self, name):  # forward the rest (global_state helpers, sizes, ...) to the env
+        if name.startswith("__") or name == "_env":
+            raise AttributeError(name)
+        return getattr(self._env, name)
+
+    @property
+    def name(self) -> str:
+        return self._env.name
+
+
 @dataclasses.dataclass(frozen=True)
 class AgentSpec:
     """One agent's slice of a jaxedge space.

@@ -28,6 +28,7 @@ from gymnax.environments import environment
 from gymnax.environments import spaces as gx
 
 from jaxedge import spaces as jspaces
+from jaxedge.interop import _common
 
 
 def to_gymnax_space(space: jspaces.Space) -> gx.Space:
@@ -58,22 +59,13 @@ def _to_action(space, action):
     return jnp.asarray(action).astype(dtype)
 
 
-class GymnaxAdapter(environment.Environment):
+class GymnaxAdapter(_common.ForwardsToEnv, environment.Environment):
     """A jaxedge env as a gymnax ``Environment`` (see the module docstring)."""
 
     def __init__(self, env):
         if not hasattr(env, "step_env"):
             raise TypeError(f"GymnaxAdapter wraps a jaxedge env (jaxedge.make(...)), got {type(env).__name__}")
         self._env = env
-
-    def __getattr__(self, name):
-        if name.startswith("__") or name == "_env":
-            raise AttributeError(name)
-        return getattr(self._env, name)
-
-    @property
-    def name(self) -> str:
-        return self._env.name
 
     @property
     def default_params(self):

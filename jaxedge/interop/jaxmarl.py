@@ -73,7 +73,7 @@ def build_space(spec: _common.AgentSpec):
     return _jm_spaces.Dict({"discrete": build_space(spec.discrete), "continuous": build_space(spec.continuous)})
 
 
-class JaxMARLAdapter(_JaxMARLBase):
+class JaxMARLAdapter(_common.ForwardsToEnv, _JaxMARLBase):
     """A jaxedge env behind JaxMARL's ``MultiAgentEnv`` API (see the module docstring)."""
 
     def __init__(self, env, params=None):
@@ -94,15 +94,6 @@ class JaxMARLAdapter(_JaxMARLBase):
         self._act_specs = [_common.agent_spec(act_space, i) for i in range(n)]
         self.observation_spaces = {a: build_space(s) for a, s in zip(self.agents, self._obs_specs)}
         self.action_spaces = {a: build_space(s) for a, s in zip(self.agents, self._act_specs)}
-
-    def __getattr__(self, name):  # forward the rest (global_state helpers, sizes, ...) to the env
-        if name.startswith("__") or name == "_env":
-            raise AttributeError(name)
-        return getattr(self._env, name)
-
-    @property
-    def name(self) -> str:
-        return self._env.name
 
     @property
     def params(self):
