@@ -50,6 +50,9 @@ def build_parser() -> cli.Parser:
                     help="runs vmapped together inside the one call: an int (1: one after the other, no vmap), "
                          "'all', or 'auto' (8 on CPU, 1 for maddpg's discrete_actor_loss=expected; all on "
                          "accelerators; see algos.common.training.map_runs)")
+    ap.add_argument("--devices", type=int, default=None,
+                    help="shard the runs (seeds x sweep values) over this many devices (jaxedge.sharding); "
+                         "default: one device")
     ap.add_argument("--max-chunks", type=int, default=None, help="stop after this many chunks (this call)")
     ap.add_argument("--no-plot", action="store_true")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -80,7 +83,7 @@ def check_output_dir(out: Path) -> None:
 def run(args) -> dict:
     if args.algo not in algos.ALGOS:
         raise cli.UsageError(f"unknown algo {args.algo!r}; choose one of {sorted(algos.ALGOS)}")
-    for flag in ("eval_envs", "eval_steps", "max_chunks"):
+    for flag in ("eval_envs", "eval_steps", "max_chunks", "devices"):
         value = getattr(args, flag)
         if value is not None and value < 1:
             raise cli.UsageError(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
@@ -104,8 +107,8 @@ def run(args) -> dict:
     try:
         result = train_runs(trainer, runs, out, meta=meta, sweep_keys=list(sweep), resume=args.resume,
                             run_group=group, max_chunks=args.max_chunks, quiet=args.quiet,
-                            label=f"{args.algo} on {args.env}")
-    except (CheckpointError, TrainingDiverged) as err:
+                            label=f"{args.algo} on {args.env}", devices=args.devices)
+    except (CheckpointError, TrainingDiverged, ValueError) as err:
         raise cli.UsageError(str(err)) from None
     if not result.finished:
         return {"finished": False, "train_state": result.runner_state}

@@ -70,4 +70,26 @@ try:
     raise AssertionError("expected ValueError")
 except ValueError as err:
     assert "multiple of 8" in str(err)
+
+# scripts/train.py --devices: the run axis of a real learner sharded over 2 devices equals the unsharded run.
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+import pathlib  # noqa: E402
+import tempfile  # noqa: E402
+
+spec = importlib.util.spec_from_file_location("train_script", pathlib.Path(__file__).parents[1] / "scripts" / "train.py")
+train_script = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(train_script)
+flags = ["--algo", "dqn_vdn", "--env", "collab_edge", "--size", "n_servers=3", "--size", "max_tasks=4", "--seeds", "2",
+         "--num-envs", "2", "--total-steps", "16", "--set", "chunk_size=4", "--set", "warmup_steps=4",
+         "--set", "batch_size=8", "--set", "buffer_size=32", "--eval-envs", "2", "--eval-steps", "3", "--quiet", "--no-plot"]
+finals = []
+with tempfile.TemporaryDirectory() as tmp:
+    for extra in ([], ["--devices", "2"]):
+        out = pathlib.Path(tmp) / str(len(extra))
+        assert train_script.main([*flags, *extra, "--out", str(out)]) == 0
+        finals.append(json.loads((out / "summary.json").read_text())["final_per_run"])
+for a, b in zip(*finals):
+    for k in a:
+        np.testing.assert_allclose(a[k]["mean"], b[k]["mean"], rtol=1e-5, err_msg=k)
 print("SHARDING_OK")

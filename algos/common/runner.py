@@ -22,6 +22,7 @@ import numpy as np
 
 from algos.common import checkpoint, runlog
 from algos.common.training import Trainer, map_runs
+from jaxedge import sharding
 
 CPU_RUN_GROUP = 8  # runs vmapped together on a CPU (benchmarks/results/train_throughput*.md)
 LEVEL0 = {"xla_backend_optimization_level": 0}  # init runs once: level 0 halves its compile
@@ -58,12 +59,13 @@ def run_keys_hp(runs: list[dict], sweep_keys) -> tuple:
 
 def train_runs(trainer: Trainer, runs: list[dict], out: Path, *, meta: dict, sweep_keys=(), resume: bool = False,
                run_group: int | None | str = "auto", max_chunks: int | None = None, quiet: bool = False,
-               label: str = "train") -> RunResult:
+               label: str = "train", devices: int | None = None) -> RunResult:
     """Train every run in ``runs`` in one compiled call per chunk, checkpointing into ``out``.
 
     ``meta`` identifies the run (algo, env, sizes, config, runs, ...): it is saved with every
     checkpoint and must match on ``resume``. Raises `TrainingDiverged` when a run's chunk metrics
-    are non-finite (the last good checkpoint is kept).
+    are non-finite (the last good checkpoint is kept). ``devices``: shard the run axis over that many
+    devices (`jaxedge.sharding`; every run vmapped at once, the runs a multiple of the devices).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -71,6 +73,12 @@ def train_runs(trainer: Trainer, runs: list[dict], out: Path, *, meta: dict, swe
     n = len(runs)
     keys, hp = run_keys_hp(runs, sweep_keys)
     group = default_run_group(trainer.config) if run_group == "auto" else run_group
+    mesh = None
+    if devices is not None:
+        mesh = sharding.make_mesh(devices)
+        if n % devices:
+            raise ValueError(f"{n} run(s) cannot be split over {devices} devices; use a multiple of {devices} runs")
+        keys, hp, group = sharding.shard(keys, mesh), sharding.shard(hp, mesh), None
     init = jax.jit(jax.vmap(trainer.init), compiler_options=LEVEL0)
     chunk_fn = jax.jit(map_runs(trainer.train_chunk, group, shared_args=1), donate_argnums=0)
 
@@ -78,6 +86,7 @@ def train_runs(trainer: Trainer, runs: list[dict], out: Path, *, meta: dict, swe
     rows, start_chunk, prior_wall, init_s = [], 0, 0.0, 0.0
     if resume and checkpoint.exists(out):
         rs, saved = checkpoint.load(out, jax.eval_shape(init, keys, hp), expect=meta)
+        rs = rs if mesh is None else sharding.shard(rs, mesh)
         start_chunk, prior_wall = saved["chunk"], saved["wall_s"]
         rows = runlog.read_csv(out / "metrics.csv", start_chunk)
         print(f"resuming {out} from chunk {start_chunk}/{sizes.num_chunks}", file=sys.stderr)
