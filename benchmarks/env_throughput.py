@@ -150,7 +150,8 @@ def run_sharded(env_names, num_envs_list, min_seconds, steps_per_call, devices):
                 rows.append(dict(env=name, impl="jax_sharded", devices=n, num_envs=num_envs, env_steps_per_s=sps,
                                  agent_steps_per_s=sps * env.num_agents, compile_s=compile_s,
                                  platform=jax.devices()[0].platform, visible_devices=jax.device_count(),
-                                 cpu_cores=__import__("os").cpu_count(), dtype="float32", sizes=BENCH_ENVS[name]))
+                                 cpu_cores=__import__("os").cpu_count(), dtype="float32", sizes=BENCH_ENVS[name],
+                                 loadavg_1m=__import__("os").getloadavg()[0]))
                 print(f"{name:14s} devices={n} envs={num_envs:6d} {sps:14,.0f} env-steps/s  compile {compile_s:6.2f}s",
                       flush=True)
     return rows
@@ -170,10 +171,14 @@ def write_sharding_markdown(rows, path):
             "measures the sharded program's overhead (partitioning, per-device dispatch, the cross-device "
             "reduction) against whatever parallelism the cores allow, not a device speed-up: each forced "
             "device runs on its own host thread, so up to ~2x over 1 device is possible on 2 cores, and "
-            "beyond 2 devices the threads only share them. The machine was shared with other jobs while "
-            "measuring, so single rows vary by tens of percent (the non-monotone columns are that noise). "
-            "On real accelerators each device steps its own slice of envs.", "",
+            "beyond 2 devices the threads only share them. On real accelerators each device steps its own "
+            "slice of envs.", "",
         ]
+    loads = [r["loadavg_1m"] for r in rows if "loadavg_1m" in r]
+    if loads:
+        lines += [f"1-minute load average while measuring: {min(loads):.1f}-{max(loads):.1f} on "
+                  f"{rows[0]['cpu_cores']} cores (the forced devices' own threads count too; anything else "
+                  "running at the same time makes single rows vary by tens of percent).", ""]
     lines += ["| env | num_envs | devices | env-steps/s | vs 1 device | compile s |", "|---|---|---|---|---|---|"]
     base = {(r["env"], r["num_envs"]): r["env_steps_per_s"] for r in rows if r["devices"] == 1}
     for r in rows:
