@@ -142,6 +142,7 @@ class VecEnv(Wrapper):
         obs = pick(obs_re, obs_st)
         state = jax.tree_util.tree_map(pick, state_re, state_st)
         info = dict(info)
+        info["param_error"] = jnp.broadcast_to(env.param_error(params), done.shape)
         info["final_observation"] = obs_st
         info["final_state"] = state_st
         return obs, state, reward, terminated, truncated, info

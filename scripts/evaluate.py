@@ -45,6 +45,10 @@ def run(args) -> dict:
         value = getattr(args, flag)
         if value is not None and value < 1:
             raise cli.UsageError(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
+    if args.json is not None:
+        cli.check_output_file(args.json, "--json")
+    if args.gif is not None:
+        cli.check_output_file(args.gif, "--gif")
     table = heuristics.HEURISTICS.get(env.name, {})
     if args.algo == "default":
         names = list(heuristics.DEFAULT_EVAL.get(env.name, table))

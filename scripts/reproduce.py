@@ -136,6 +136,7 @@ def run(args) -> dict:
         raise cli.UsageError(str(err)) from None
     from benchmarks.reproduce import report
 
+    cli.check_output_dir(args.out)
     json_path = args.out / f"{rep.name}.json"
     if args.report_only:
         if not json_path.exists():

@@ -8,7 +8,8 @@
     python scripts/train.py --algo maddpg --out runs/x --resume          # continue from the checkpoint
 
 Writes to --out: metrics.csv (per chunk and run), curves.png (mean and Student-t 95 % CI over
-seeds), checkpoint.msgpack + checkpoint.json (whole train state after every chunk), summary.json
+seeds), checkpoint.msgpack (whole train state + metadata + checksum after every chunk, one atomic
+file; checkpoint.json is a readable copy of its metadata), summary.json
 (the deterministic policy's env metrics and those of the random / greedy baselines on the same
 evaluation keys, each mean with a Student-t 95 % CI; one run has ``ci95: null``).
 """
@@ -24,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jax  # noqa: E402
+import numpy as np  # noqa: E402
 
 import algos  # noqa: E402
 from algos import heuristics  # noqa: E402
@@ -42,7 +44,7 @@ def build_parser() -> cli.Parser:
     cli.add_env_args(ap)
     cli.add_config_args(ap)
     ap.add_argument("--out", type=Path, default=None, help="output dir (default runs/ALGO-ENV)")
-    ap.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.msgpack")
+    ap.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.msgpack (an error if there is none)")
     ap.add_argument("--eval-envs", type=int, default=128, help="parallel envs of the final evaluation (>= 1)")
     ap.add_argument("--eval-steps", type=int, default=None, help="steps per evaluation env (default: one episode)")
     ap.add_argument("--eval-seed", type=int, default=12345)
@@ -72,14 +74,6 @@ def run_group(text: str):
     return group
 
 
-def check_output_dir(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise cli.UsageError(f"--out {out} is a file, not a directory")
-    for parent in out.parents:
-        if parent.exists() and not parent.is_dir():
-            raise cli.UsageError(f"--out {out}: {parent} is a file, not a directory")
-
-
 def run(args) -> dict:
     if args.algo not in algos.ALGOS:
         raise cli.UsageError(f"unknown algo {args.algo!r}; choose one of {sorted(algos.ALGOS)}")
@@ -94,7 +88,7 @@ def run(args) -> dict:
     runs = cli.runs_grid(cli.parse_seeds(args.seeds), sweep)
     group = run_group(args.run_group)
     out = args.out or Path("runs") / f"{args.algo}-{args.env}"
-    check_output_dir(out)
+    cli.check_output_dir(out)
     try:
         trainer = algos.make_trainer(args.algo, cfg, env, params)
         if trainer.replay is not None:
@@ -102,6 +96,8 @@ def run(args) -> dict:
     except ValueError as err:
         raise cli.UsageError(str(err)) from None
 
+    if (out / "summary.json").exists():  # a stale summary must not outlive a run that fails
+        (out / "summary.json").unlink()
     meta = {"algo": args.algo, "env": args.env, "sizes": args.size, "preset": args.preset,
             "config": json.loads(json.dumps(dataclasses.asdict(cfg))), "runs": runs}
     try:
@@ -113,6 +109,10 @@ def run(args) -> dict:
     if not result.finished:
         return {"finished": False, "train_state": result.runner_state}
     summary = evaluate_and_summarise(args, env, params, trainer, result, runs, sweep)
+    bad = sorted(k for k, st in summary["final"].items() if not np.isfinite(st["mean"]))
+    if bad:
+        raise cli.UsageError(f"the trained policies' evaluation gave non-finite {', '.join(bad)}; no summary.json "
+                             f"written (the checkpoint in {out} holds the trained state)")
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     if not args.no_plot:
         plot_curves(out / "curves.png", result.rows, runs, summary["baselines"])
@@ -139,6 +139,7 @@ def evaluate_and_summarise(args, env, params, trainer, result, runs, sweep) -> d
         "algo": args.algo, "env": args.env, "sizes": args.size, "preset": args.preset or "default",
         "env_steps": trainer.sizes.total_env_steps, "env_steps_all_runs": trainer.sizes.total_env_steps * len(runs),
         "num_runs": len(runs), "seeds": sorted({r["seed"] for r in runs}), "sweep": sweep,
+        "grouping": result.grouping,  # same seed + same grouping => same bits (README "Reliability")
         "wall_s": round(result.wall_s, 2), "init_s": round(result.init_s, 2),
         "first_chunk_s_incl_compile": round(result.first_chunk_s, 2),
         "eval": {"num_envs": args.eval_envs, "steps": steps, "seed": args.eval_seed,

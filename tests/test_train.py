@@ -22,7 +22,7 @@ from flax import serialization
 
 import jaxedge
 from algos import ALGOS, maddpg
-from algos.common import replay
+from algos.common import checkpoint, replay
 from algos.common.evaluation import rollout_stats, rollout_stats_runs
 from algos.common.training import map_runs
 from algos.heuristics import make_heuristic
@@ -190,8 +190,8 @@ def test_killed_and_resumed_run_matches_uninterrupted(tmp_path, cache_dir):
         if "--max-chunks" in args:
             assert not (tmp_path / "part" / "summary.json").exists()
             assert json.loads((tmp_path / "part" / "checkpoint.json").read_text())["chunk"] == 2
-    full_ckpt = serialization.msgpack_restore((full / "checkpoint.msgpack").read_bytes())
-    part = serialization.msgpack_restore((tmp_path / "part" / "checkpoint.msgpack").read_bytes())
+    full_ckpt = serialization.msgpack_restore(checkpoint.read(full)[1])  # the state part of the one file
+    part = serialization.msgpack_restore(checkpoint.read(tmp_path / "part")[1])
     flat_full = jax.tree_util.tree_leaves(full_ckpt)
     flat_part = jax.tree_util.tree_leaves(part)
     assert len(flat_full) == len(flat_part)

@@ -10,6 +10,7 @@ import argparse
 import collections.abc
 import dataclasses
 import itertools
+import math
 import sys
 import types
 import typing
@@ -100,12 +101,16 @@ def _scalar(kind, text: str):
             raise ValueError
         return int(value)
     if kind is float:
-        return float(text)
+        value = float(text)
+        if not math.isfinite(value):
+            raise ValueError
+        return value
     return kind(text)
 
 
 def _describe(hint) -> str:
-    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+    name = getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+    return "float (finite)" if name == "float" else name
 
 
 def parse_value(key: str, text: str, hint):
@@ -162,8 +167,10 @@ def parse_sweep(items: Sequence[str], traced: Sequence[str]) -> dict:
                                  "cannot sweep {key!r} without recompiling; sweepable keys")
         try:
             parsed = [float(v) for v in values.split(",") if v.strip()]
+            if not all(math.isfinite(v) for v in parsed):
+                raise ValueError
         except ValueError:
-            raise UsageError(f"--sweep {key} expects numbers, got {values!r}") from None
+            raise UsageError(f"--sweep {key} expects finite numbers, got {values!r}") from None
         if not parsed:
             raise UsageError(f"--sweep {key} needs at least one value, got {values!r}")
         sweep[key] = parsed
@@ -183,6 +190,28 @@ def parse_seeds(text: str) -> list[int]:
     if count < 1:
         raise UsageError(f"--seeds must be >= 1, got {count}")
     return list(range(count))
+
+
+def check_output_dir(path, flag: str = "--out") -> None:
+    """Refuse an output directory that is a file or lies under one (one line, before any work)."""
+    from pathlib import Path
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{flag} {path} is a file, not a directory")
+    for parent in path.parents:
+        if parent.exists() and not parent.is_dir():
+            raise UsageError(f"{flag} {path}: {parent} is a file, not a directory")
+
+
+def check_output_file(path, flag: str) -> None:
+    """Refuse an output file path that is a directory or lies under a file."""
+    from pathlib import Path
+
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{flag} {path} is a directory, not a file")
+    check_output_dir(path.parent, flag=f"{flag} {path}:")
 
 
 def runs_grid(seeds: Sequence[int], sweep: dict) -> list[dict]:

@@ -4,6 +4,7 @@ Student-t 95 % band over the runs of each sweep value; one run draws no band).""
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +23,16 @@ def chunk_rows(chunk: int, env_steps: int, runs: list[dict], sweep_keys, metrics
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
+    """All ``rows`` (the checkpointed history), written to a temporary file renamed into place."""
     if not rows:
         return
-    with Path(path).open("w", newline="") as fh:
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+    os.replace(tmp, path)
 
 
 def read_csv(path: Path, before_chunk: int) -> list[dict]:

@@ -29,7 +29,51 @@ LEVEL0 = {"xla_backend_optimization_level": 0}  # init runs once: level 0 halves
 
 
 class TrainingDiverged(RuntimeError):
-    """A run's training metrics became non-finite."""
+    """A run's training metrics, losses or train state became non-finite."""
+
+
+def grouping(n_runs: int, group, devices: int | None) -> dict:
+    """How the runs share the compiled call: part of a run's identity, since a seed's bits depend on
+    it (a vmapped batch, ``lax.map`` blocks and one-run-at-a-time compile to different float
+    reductions); recorded in the checkpoint and summary.json, and checked on ``--resume``."""
+    if devices is not None:
+        layout = f"vmapped, sharded over {devices} devices"
+    elif n_runs == 1 or group == 1:
+        layout = "one run at a time (no vmap)"
+    elif group is None or group >= n_runs:
+        layout = f"all {n_runs} vmapped"
+    else:
+        layout = f"lax.map over blocks of {group} vmapped runs"
+    return {"runs_in_call": n_runs, "run_group": "all" if group is None else group, "devices": devices,
+            "layout": layout}
+
+
+def _nonfinite_leaves(rs):
+    """``bool[leaves, runs]``: where a float leaf of the runner state holds a non-finite value."""
+    leaves = jax.tree_util.tree_leaves(rs)
+    flags = [~jnp.all(jnp.isfinite(x).reshape(x.shape[0], -1), axis=1) for x in leaves
+             if jnp.issubdtype(x.dtype, jnp.inexact)]
+    return jnp.stack(flags)
+
+
+def check_finite(chunk: int, runs: list[dict], metrics: dict, bad_leaves, rs_paths, out: Path) -> None:
+    """Raise `TrainingDiverged` (one line) naming the first non-finite metric or state leaf of a chunk."""
+    what, bad = None, []
+    for name, value in metrics.items():
+        bad = [r["run"] for r in runs if not np.isfinite(np.asarray(value)[r["run"]])]
+        if bad:
+            what = f"non-finite {name}"
+            break
+    if not bad:
+        for path, flags in zip(rs_paths, np.asarray(bad_leaves)):
+            bad = [r["run"] for r in runs if flags[r["run"]]]
+            if bad:
+                what = f"non-finite values in the train state ({path})"
+                break
+    if bad:
+        kept = f"keeps the {chunk} chunk(s) before it" if chunk else "was not written"
+        raise TrainingDiverged(f"training stopped: run(s) {bad} gave {what} in chunk {chunk}; the checkpoint "
+                               f"in {out} {kept}")
 
 
 @dataclasses.dataclass
@@ -40,6 +84,7 @@ class RunResult:
     init_s: float  # init compile + run (0 on resume)
     first_chunk_s: float  # first chunk of this call, compile included
     wall_s: float  # this run's wall time, earlier calls of a resumed run included
+    grouping: dict = dataclasses.field(default_factory=dict)  # `grouping`: how the runs shared the call
 
 
 def default_run_group(cfg) -> int | None:
@@ -82,17 +127,22 @@ def train_runs(trainer: Trainer, runs: list[dict], out: Path, *, meta: dict, swe
     init = jax.jit(jax.vmap(trainer.init), compiler_options=LEVEL0)
     chunk_fn = jax.jit(map_runs(trainer.train_chunk, group, shared_args=1), donate_argnums=0)
 
+    meta = {**meta, "grouping": grouping(n, group, devices)}
+    find_nonfinite = jax.jit(_nonfinite_leaves)
     t_start = time.perf_counter()
     rows, start_chunk, prior_wall, init_s = [], 0, 0.0, 0.0
-    if resume and checkpoint.exists(out):
+    if resume:  # a missing, torn, corrupt or foreign checkpoint is a one-line CheckpointError
         rs, saved = checkpoint.load(out, jax.eval_shape(init, keys, hp), expect=meta)
         rs = rs if mesh is None else sharding.shard(rs, mesh)
         start_chunk, prior_wall = saved["chunk"], saved["wall_s"]
-        rows = runlog.read_csv(out / "metrics.csv", start_chunk)
+        rows = saved["rows"]
+        runlog.write_csv(out / "metrics.csv", rows)  # from the checkpointed history: no lost / doubled rows
         print(f"resuming {out} from chunk {start_chunk}/{sizes.num_chunks}", file=sys.stderr)
     else:
         rs = jax.block_until_ready(init(keys, hp))
         init_s = time.perf_counter() - t_start
+    paths = [jax.tree_util.keystr(p) for p, x in jax.tree_util.tree_flatten_with_path(rs)[0]
+             if jnp.issubdtype(x.dtype, jnp.inexact)]
     replay_mib = trainer.replay.bytes(n) / 2**20 if trainer.replay else 0.0
     print(f"{label}: {n} run(s) in one call, {sizes.num_chunks} chunks x {sizes.env_steps_per_chunk} env steps "
           f"per run (first {sizes.warmup_env_steps} random warm-up), replay {replay_mib:.0f} MiB", file=sys.stderr)
@@ -109,15 +159,13 @@ def train_runs(trainer: Trainer, runs: list[dict], out: Path, *, meta: dict, swe
         metrics = jax.device_get(metrics)
         dt = time.perf_counter() - t0
         first_chunk_s = first_chunk_s or dt
-        bad = sorted({r["run"] for r in runs for v in metrics.values() if not np.isfinite(np.asarray(v)[r["run"]])})
-        if bad:
+        if not all(np.all(np.isfinite(np.asarray(v))) for v in metrics.values()) or np.any(find_nonfinite(rs)):
             bar.close()
-            raise TrainingDiverged(f"run(s) {bad} produced non-finite training metrics in chunk {chunk}; the "
-                                   f"checkpoint in {out} holds the last finite chunk ({chunk})")
+            check_finite(chunk, runs, metrics, jax.device_get(find_nonfinite(rs)), paths, out)
         env_steps = (chunk + 1) * sizes.env_steps_per_chunk
         rows += runlog.chunk_rows(chunk, env_steps, runs, sweep_keys, metrics)
         wall = prior_wall + time.perf_counter() - t_start
-        checkpoint.save(out, rs, {**meta, "chunk": chunk + 1, "env_steps": env_steps, "wall_s": wall})
+        checkpoint.save(out, rs, {**meta, "chunk": chunk + 1, "env_steps": env_steps, "wall_s": wall}, rows=rows)
         runlog.write_csv(out / "metrics.csv", rows)
         bar.update(sizes.env_steps_per_chunk * n)
         shown = {k: f"{float(np.mean(metrics[k])):.3f}" for k in ("reward", "cost") if k in metrics}
@@ -128,4 +176,4 @@ def train_runs(trainer: Trainer, runs: list[dict], out: Path, *, meta: dict, swe
     if not finished:
         print(f"stopped after chunk {done}/{sizes.num_chunks}; continue with --resume", file=sys.stderr)
     return RunResult(runner_state=rs, rows=rows, finished=finished, init_s=init_s, first_chunk_s=first_chunk_s,
-                     wall_s=prior_wall + time.perf_counter() - t_start)
+                     wall_s=prior_wall + time.perf_counter() - t_start, grouping=meta["grouping"])

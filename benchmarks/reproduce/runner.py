@@ -159,7 +159,7 @@ def run_learner(job: Job, settings: Settings, rep: Reproduction, out: Path, *, r
     t0, c0 = time.perf_counter(), time.process_time()
     kwargs = dict(meta=training_signature(job, settings, cfg), max_chunks=max_chunks, quiet=quiet, label=job.id)
     try:
-        result = train_runs(trainer, runs, ckpt, resume=resume, **kwargs)
+        result = train_runs(trainer, runs, ckpt, resume=resume and checkpoint.exists(ckpt), **kwargs)
     except checkpoint.CheckpointError as err:
         print(f"{job.id}: {err}; training it afresh", file=sys.stderr, flush=True)
         result = train_runs(trainer, runs, ckpt, resume=False, **kwargs)

@@ -83,7 +83,7 @@ import numpy as np
 from flax import struct
 
 from jaxedge import spaces
-from jaxedge.env import MultiAgentEnv, check_params, check_range_pair, check_sizes
+from jaxedge.env import MultiAgentEnv, check_params, check_range_pair, check_sizes, check_value
 from jaxedge.physics import cache as cache_lib
 from jaxedge.physics import channel, compute, tasks
 
@@ -291,16 +291,15 @@ class CloudEdge(MultiAgentEnv):
             ),
             nonnegative=("w_time", "w_energy", "cache_capacity", "rate_floor", "popularity"),
             unit_interval=("min_ratio", "cache_policy"),
+            limits={"pl_const_db": (0.0, 500.0), "pl_slope_db": (0.0, 100.0), "rate_floor": (0.0, 1.0e12)},
         )
         check_range_pair(params, "ue_min", "ue_max")
+        check_value(params, "n_edges", f"must be <= the env's n_cells ({self.n_cells})",
+                    lambda xp: xp.asarray(params.n_edges) <= self.n_cells)
+        check_value(params, "ue_max", f"must be <= the env's ues_per_cell ({self.ues_per_cell})",
+                    lambda xp: xp.asarray(params.ue_max) <= self.ues_per_cell)
         if not any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(params)):
             cls = type(params).__name__
-            if int(params.n_edges) > self.n_cells:
-                raise ValueError(f"{cls}.n_edges ({params.n_edges}) exceeds the env's n_cells ({self.n_cells})")
-            if int(params.ue_max) > self.ues_per_cell:
-                raise ValueError(
-                    f"{cls}.ue_max ({params.ue_max}) exceeds the env's ues_per_cell ({self.ues_per_cell})"
-                )
             m = np.shape(params.task_si)
             if np.shape(params.task_so) != m or np.shape(params.task_c) != m or len(m) != 1:
                 raise ValueError(f"{cls}.task_so / task_c must have the shape of task_si {m}")

@@ -69,6 +69,7 @@ Gaps filled and deviations (seed_003_spec.md):
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import ClassVar
 
 import jax
@@ -77,7 +78,7 @@ import numpy as np
 from flax import struct
 
 from jaxedge import spaces
-from jaxedge.env import MultiAgentEnv, _is_concrete, check_params, check_range_pair, check_sizes
+from jaxedge.env import WINDOW, MultiAgentEnv, check_params, check_range_pair, check_sizes, check_value
 from jaxedge.physics import queues
 
 
@@ -203,6 +204,19 @@ def service_delays(bits, cycles, queue, before, params):
     return queues.service_delay(bits, params.rate, cycles, params.freq, wait)
 
 
+@functools.lru_cache(maxsize=None)
+def _array_limits() -> dict:
+    """The float32-safe ranges of the per-server / per-task arrays (no class default): within
+    `jaxedge.env.WINDOW` of the paper values' magnitude, as every other field (`jaxedge.env.check_params`)."""
+    with jax.ensure_compile_time_eval():
+        ref = Params.paper(n_servers=2, max_tasks=2)
+    out = {}
+    for name in ("freq", "rate", "density"):
+        m = float(np.max(np.abs(np.asarray(getattr(ref, name)))))
+        out[name] = (m / WINDOW, m * WINDOW)
+    return out
+
+
 @dataclasses.dataclass(frozen=True)
 class CollabEdge(MultiAgentEnv):
     """Seed-003 env. Static sizes: ES count, padded tasks per slot, and the decision granularity."""
@@ -215,6 +229,8 @@ class CollabEdge(MultiAgentEnv):
 
     def __post_init__(self):
         check_sizes(self, n_servers=self.n_servers, max_tasks=self.max_tasks)
+        if not isinstance(self.per_task, (bool, np.bool_)):
+            raise ValueError(f"CollabEdge.per_task must be a bool (True / False), got {self.per_task!r}")
         object.__setattr__(self, "per_task", bool(self.per_task))
 
     # ---- contract -------------------------------------------------------------------------------
@@ -248,24 +264,25 @@ class CollabEdge(MultiAgentEnv):
         return spaces.Discrete(self.n_servers, shape)
 
     def validate_params(self, params: Params) -> None:
-        check_params(
-            params,
-            positive=("freq", "rate", "density", "slot_len", "n_slots", "n_min", "bits_min",
-                      "bits_unit", "cycles_unit"),
-        )
-        check_range_pair(params, "n_min", "n_max")
-        check_range_pair(params, "bits_min", "bits_max")
         for name, size in (("freq", self.n_servers), ("rate", self.n_servers), ("density", self.max_tasks)):
             shape = np.shape(getattr(params, name))
-            if shape[-1:] != (size,):
-                raise ValueError(f"Params.{name} must have last dimension {size} for {self!r}, got shape {shape}")
+            if shape != (size,):
+                raise ValueError(f"Params.{name} must have shape ({size},) for {self!r}, got shape {shape}")
         if params.steps_per_slot != self.steps_per_slot:
             raise ValueError(
                 f"Params.steps_per_slot is {params.steps_per_slot} but {self!r} takes {self.steps_per_slot} "
                 f"steps per slot: build params with Params.paper(n_servers, max_tasks, per_task)"
             )
-        if _is_concrete(params.n_max) and np.any(np.asarray(params.n_max) > self.max_tasks):
-            raise ValueError(f"Params.n_max ({params.n_max}) must be <= max_tasks ({self.max_tasks})")
+        check_params(
+            params,
+            positive=("freq", "rate", "density", "slot_len", "n_slots", "n_min", "bits_min",
+                      "bits_unit", "cycles_unit"),
+            limits=_array_limits(),
+        )
+        check_range_pair(params, "n_min", "n_max")
+        check_range_pair(params, "bits_min", "bits_max")
+        check_value(params, "n_max", f"must be <= max_tasks ({self.max_tasks})",
+                    lambda xp: xp.asarray(params.n_max) <= self.max_tasks)
 
     def global_state(self, state: State, params: Params) -> jax.Array:
         """The observation plus the hidden same-slot work Qbef and the slot clock."""

@@ -64,6 +64,7 @@ import dataclasses
 from typing import ClassVar
 import functools
 import itertools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -71,7 +72,7 @@ import numpy as np
 from flax import struct
 
 from jaxedge import spaces
-from jaxedge.env import MultiAgentEnv, check_params, check_range_pair, check_sizes
+from jaxedge.env import MultiAgentEnv, check_params, check_range_pair, check_sizes, check_value
 from jaxedge.physics import channel
 from jaxedge.physics import slicing as phys
 
@@ -160,27 +161,51 @@ def annulus_distance(u, d_min, radius):
 # ------------------------------------------------------------------------------------------------
 # Action enumeration (static, NumPy, cached)
 # ------------------------------------------------------------------------------------------------
+MAX_TABLE_ROWS = 2**20  # allocations of one resource (rows of the action table)
+MAX_ENCODE_CELLS = 2**26  # entries of the dense inverse table of `encode_table`
+
+
+def allocation_count(n_blocks: int, n_slices: int, mode: str, unit: int = 1) -> int:
+    """Rows of `allocation_table`, counted without enumerating: compositions of ``n_blocks // step``
+    into ``n_slices`` parts >= 1 (``leq``: of any total up to it)."""
+    chunks = n_blocks // (unit if mode == "coarse" else 1)
+    return math.comb(chunks, n_slices) if mode == "leq" else math.comb(chunks - 1, n_slices - 1)
+
+
+def _compositions(chunks: int, parts: int, exact: bool) -> np.ndarray:
+    """Every ``parts``-tuple of ints >= 1 with sum == chunks (``exact``) or <= chunks, lexicographic."""
+    if parts == 1:
+        first = [chunks] if exact else list(range(1, chunks + 1))
+        return np.asarray(first, np.int32).reshape(-1, 1)
+    blocks = [np.concatenate([np.full((len(rest), 1), v, np.int32), rest], axis=1)
+              for v in range(1, chunks - parts + 2)
+              if len(rest := _compositions(chunks - v, parts - 1, exact))]
+    return np.concatenate(blocks) if blocks else np.zeros((0, parts), np.int32)
+
+
 @functools.lru_cache(maxsize=None)
 def allocation_table(n_blocks: int, n_slices: int, mode: str, unit: int = 1) -> np.ndarray:
     """All allocations of one resource in lexicographic order: ``int32[A_r, n_slices]`` block counts.
 
     ``full``: sum == n_blocks, every part >= 1. ``coarse``: the same in chunks of ``unit`` blocks.
-    ``leq``: every part >= 1, sum <= n_blocks.
+    ``leq``: every part >= 1, sum <= n_blocks. More than `MAX_TABLE_ROWS` rows is refused.
     """
     if mode not in ACTION_MODES:
         raise ValueError(f"action_mode must be one of {ACTION_MODES}, got {mode!r}")
+    count = allocation_count(n_blocks, n_slices, mode, unit)
+    if count > MAX_TABLE_ROWS:
+        raise ValueError(f"{count} allocations of {n_blocks} blocks over {n_slices} slices ({mode}) exceed "
+                         f"{MAX_TABLE_ROWS}; use fewer blocks or slices, or action_mode='coarse'")
     step = unit if mode == "coarse" else 1
-    chunks = n_blocks // step
-    rows = [
-        c for c in itertools.product(range(1, chunks + 1), repeat=n_slices)
-        if (sum(c) <= chunks if mode == "leq" else sum(c) == chunks)
-    ]
-    return np.asarray(rows, np.int32).reshape(-1, n_slices) * step
+    return _compositions(n_blocks // step, n_slices, mode != "leq") * step
 
 
 @functools.lru_cache(maxsize=None)
 def encode_table(n_blocks: int, n_slices: int, mode: str, unit: int = 1) -> np.ndarray:
     """Dense inverse of `allocation_table`: ``int32[(n_blocks+1)^I]`` row index, -1 where invalid."""
+    if (n_blocks + 1) ** n_slices > MAX_ENCODE_CELLS:
+        raise ValueError(f"encode_action needs a table of (n_blocks + 1)^n_slices = {(n_blocks + 1) ** n_slices} "
+                         f"entries (> {MAX_ENCODE_CELLS}); not available at these sizes")
     table = allocation_table(n_blocks, n_slices, mode, unit)
     weights = (n_blocks + 1) ** np.arange(n_slices - 1, -1, -1)
     inverse = np.full((n_blocks + 1) ** n_slices, -1, np.int32)
@@ -216,6 +241,14 @@ class Slicing(MultiAgentEnv):
                     f"Slicing.{field} = {n} must be a multiple of the block unit {unit} with at least "
                     f"n_slices = {self.n_slices} units"
                 )
+        counts = [allocation_count(n, self.n_slices, self.action_mode, unit) for n in (self.n_bw_blocks, self.n_cpu_blocks)]
+        if max(counts) > MAX_TABLE_ROWS or counts[0] * counts[1] > INT32_MAX:
+            raise ValueError(
+                f"Slicing with n_slices={self.n_slices}, n_bw_blocks={self.n_bw_blocks}, n_cpu_blocks="
+                f"{self.n_cpu_blocks} ({self.action_mode}) has {counts[0]} x {counts[1]} actions: more than "
+                f"{MAX_TABLE_ROWS} per resource or {INT32_MAX} (int32 action index) in all; use fewer blocks "
+                f"or slices, or action_mode='coarse'"
+            )
 
     # ---- contract -------------------------------------------------------------------------------
     @property
@@ -259,27 +292,23 @@ class Slicing(MultiAgentEnv):
         return spaces.Discrete(self.num_actions, (self.n_aps,))
 
     def validate_params(self, params: Params) -> None:
+        for name in ("slice_probs", "task_bits", "task_cycles", "max_delay"):
+            shape = np.shape(getattr(params, name))
+            if shape != (self.n_slices,):
+                raise ValueError(f"Params.{name} must have shape ({self.n_slices},) = (n_slices,), got {shape}")
         check_params(
             params,
             positive=("n_users", "task_bits", "task_cycles", "max_delay", "block_bw", "block_cpu",
                       "bw_unit", "radius", "d_min", "delay_cap", "delay_scale", "episode_len"),
             nonnegative=("slice_probs", "result_ratio"),
             unit_interval=("alpha",),
+            # eq. 2 runs in int32 Hz: both round to >= 1 Hz and their products stay below 2**31 (A1)
+            limits={"block_bw": (1.0, INT32_MAX / self.n_bw_blocks), "bw_unit": (1.0, INT32_MAX / self.max_users)},
         )
         check_range_pair(params, "d_min", "radius")
-        if any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(params)):
-            return
-        for name in ("slice_probs", "task_bits", "task_cycles", "max_delay"):
-            shape = np.shape(getattr(params, name))
-            if shape != (self.n_slices,):
-                raise ValueError(f"Params.{name} must have shape ({self.n_slices},) = (n_slices,), got {shape}")
-        if float(np.asarray(params.slice_probs, np.float64).sum()) <= 0:
-            raise ValueError(f"Params.slice_probs must not all be 0, got {params.slice_probs}")
-        if int(np.asarray(params.n_users)) > self.max_users:
-            raise ValueError(f"Params.n_users = {params.n_users} exceeds Slicing.max_users = {self.max_users}")
-        if (float(np.asarray(params.block_bw)) * self.n_bw_blocks > INT32_MAX
-                or float(np.asarray(params.bw_unit)) * self.max_users > INT32_MAX):
-            raise ValueError("Params.block_bw / bw_unit too large for the int32 Hz arithmetic of eq. 2")
+        check_value(params, "slice_probs", "must not all be 0", lambda xp: xp.sum(xp.asarray(params.slice_probs)) > 0)
+        check_value(params, "n_users", f"must be <= Slicing.max_users = {self.max_users}",
+                    lambda xp: xp.asarray(params.n_users) <= self.max_users)
 
     def global_state(self, state: State, params: Params) -> jax.Array:
         """All APs' observations, flattened (the centralised-critic input)."""
@@ -417,12 +446,13 @@ class Slicing(MultiAgentEnv):
             fade_down=draws.fade_down,
             t=t_next,
         )
+        clip = lambda x: jnp.where(params.clip_delay, jnp.minimum(x, params.delay_cap), x)  # noqa: E731 (A9)
         metrics = {
             "delay": mean_delay,
             "satisfaction": satisfaction,
-            "delay_upload": (l_up * served).sum() / n_served,
-            "delay_compute": (l_cal * served).sum() / n_served,
-            "delay_download": (l_dn * served).sum() / n_served,
+            "delay_upload": (clip(l_up) * served).sum() / n_served,  # clipped at l_cap like L (A9)
+            "delay_compute": (clip(l_cal) * served).sum() / n_served,
+            "delay_download": (clip(l_dn) * served).sum() / n_served,
             "starved": (starved * mask).sum() / (mask.sum() * self.n_aps),
         }
         truncated = t_next >= params.episode_len
