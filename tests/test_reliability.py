@@ -31,7 +31,6 @@ from hypothesis import strategies as st
 
 import jaxedge
 from algos.common import checkpoint, cli
-from jaxedge.env import check_param_error
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {
@@ -47,12 +46,14 @@ HYP = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChec
 
 def _float_fields(env):
     """``[(field, positive?)]`` of every float field of the env's Params."""
-    from jaxedge import env as envlib
+    import dataclasses
 
     params = env.default_params
     out = []
-    for name in envlib._numeric_fields(params):
-        if envlib._field_kind(params, name) == "float":
+    for field in dataclasses.fields(params):
+        name = field.name
+        if field.metadata.get("pytree_node", True) and np.issubdtype(np.asarray(getattr(params, name)).dtype,
+                                                                       np.floating):
             try:
                 env.validate_params(params.replace(**{name: np.zeros(np.shape(getattr(params, name)), np.float32)}))
                 positive = False
@@ -113,6 +114,8 @@ def _step_info(env):
 def test_traced_params_are_flagged_with_the_field():
     """A bad value passed as a jit argument (f_user_max=0) or inside a vmapped sweep (kappa_user=0, or
     1e39 which is inf in float32) sets ``info["param_error"]``, which names the field."""
+    from jaxedge.env import check_param_error
+
     env = ENVS["dt_inference"]
     p = env.default_params
     run = _step_info(env)
@@ -208,7 +211,7 @@ def test_slicing_delay_metrics_are_clipped_like_the_reward():
     state = state.replace(fade_up=state.fade_up.at[0, 0].set(0.0), fade_down=state.fade_down.at[0, 0].set(0.0))
     action = jnp.zeros((env.n_aps,), jnp.int32)
     info = env.step(jax.random.PRNGKey(1), state, action, p)[-1]
-    for name in ("delay_upload", "delay_download", "delay_compute", "delay"):
+    for name in ("delay_upload", "delay_download", "delay"):
         assert float(info["metrics"][name]) <= float(p.delay_cap) + 1e-9, (name, info["metrics"][name])
 
 
@@ -364,11 +367,16 @@ def _err_line(capsys, prog="train.py"):
     return err[0]
 
 
-def test_resume_errors_are_one_line(partial_run, tmp_path, capsys):
-    # --resume with no checkpoint: an error, not a silent fresh start
+def test_resume_without_a_checkpoint_is_one_line(tmp_path, capsys):
+    """--resume with no checkpoint in --out is an error, not a silent fresh start."""
     assert _train([*TINY, "--out", str(tmp_path / "none"), "--resume"]) == 2
     assert "no checkpoint to resume" in _err_line(capsys)
-    # another algo's checkpoint in --out
+
+
+@pytest.mark.slow
+def test_resume_errors_are_one_line(partial_run, tmp_path, capsys):
+    """Through train.py: a truncated, empty or 0xff-overwritten checkpoint, another algo's, and the same
+    run with another grouping each end with one line (the unit tests above cover the reader)."""
     for name, mutate, needle in [
         ("trunc", lambda b: b[: len(b) // 2], "truncated"),
         ("empty", lambda b: b"", "not a jaxedge checkpoint"),
@@ -392,6 +400,7 @@ def test_resume_errors_are_one_line(partial_run, tmp_path, capsys):
     assert "different grouping" in _err_line(capsys)
 
 
+@pytest.mark.slow
 def test_resume_rewrites_metrics_csv_from_the_checkpoint(partial_run, tmp_path):
     """A kill between the checkpoint and metrics.csv (simulated: the csv lost its last chunk's rows, or
     is gone) cannot lose or double rows: --resume rewrites it from the checkpointed history."""
@@ -408,19 +417,23 @@ def test_resume_rewrites_metrics_csv_from_the_checkpoint(partial_run, tmp_path):
     assert json.loads((out / "summary.json").read_text())["final"] == summary["final"]
 
 
-def test_non_finite_training_stops_after_the_chunk(tmp_path):
-    """A loss that turns NaN in chunk 2 stops the run after that chunk with one line naming the metric
-    and the chunk, keeping the checkpoint of the 2 chunks before it; lr = NaN (traced, so it bypasses
-    the CLI's check; issue: a normal summary.json) is caught in the train state at chunk 0."""
-    import dataclasses
-
+def _tiny_trainer():
     import algos
-    from algos.common.runner import TrainingDiverged, train_runs
 
     env = jaxedge.make("collab_edge", n_servers=2, max_tasks=2)
     cfg = cli.parse_config(algos.ALGOS["dqn_vdn"].Config, ["hidden=8", "warmup_steps=8", "batch_size=4",
                                                            "chunk_size=2"], 24, 2)
-    trainer = algos.make_trainer("dqn_vdn", cfg, env, env.default_params)
+    return algos.make_trainer("dqn_vdn", cfg, env, env.default_params)
+
+
+def test_non_finite_training_stops_after_the_chunk(tmp_path):
+    """A loss that turns NaN in chunk 2 stops the run after that chunk with one line naming the metric
+    and the chunk, keeping the checkpoint of the 2 chunks before it (and writing no summary)."""
+    import dataclasses
+
+    from algos.common.runner import TrainingDiverged, train_runs
+
+    trainer = _tiny_trainer()
 
     def chunk(rs, start):
         rs, metrics = trainer.train_chunk(rs, start)
@@ -433,17 +446,25 @@ def test_non_finite_training_stops_after_the_chunk(tmp_path):
     assert str(err.value) == (f"training stopped: run(s) [0] gave non-finite q_loss in chunk 2; the checkpoint "
                               f"in {tmp_path / 'a'} keeps the 2 chunk(s) before it")
     assert json.loads((tmp_path / "a" / checkpoint.META_FILE).read_text())["chunk"] == 2
+
+
+@pytest.mark.slow
+def test_nan_learning_rate_is_caught_in_the_train_state(tmp_path):
+    """lr = NaN (traced, so it bypasses the CLI's check; issue: a normal summary.json) leaves the
+    losses finite but the optimiser state NaN: caught at chunk 0, no checkpoint, no summary."""
+    from algos.common.runner import TrainingDiverged, train_runs
+
+    trainer = _tiny_trainer()
     runs = [{"run": 0, "seed": 0, "label": "lr=nan", "lr": float("nan")}]
-    with pytest.raises(TrainingDiverged, match=r"non-finite values in the train state .* in chunk 0; .* was not "
-                                               r"written"):
-        train_runs(trainer, runs, tmp_path / "b", meta={}, sweep_keys=["lr"], quiet=True)
-    assert not checkpoint.exists(tmp_path / "b") and not (tmp_path / "b" / "summary.json").exists()
+    with pytest.raises(TrainingDiverged, match=r"NaN in the train state .* in chunk 0; .* was not written"):
+        train_runs(trainer, runs, tmp_path, meta={}, sweep_keys=["lr"], quiet=True)
+    assert not checkpoint.exists(tmp_path) and not (tmp_path / "summary.json").exists()
 
 
 # ---- CLI --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("flags, needle", [
     (["--set", "lr=nan"], "lr expects float (finite)"),  # was: trained on, a normal summary.json
-    (["--sweep", "lr=1e-3,nan"], "expects finite numbers"),
+    (["--sweep", "lr=1e-3,nan"], "expects numbers (finite)"),
     (["--sweep", "lr="], "needs at least one value"),
     (["--sweep", "lr=,,"], "needs at least one value"),
     (["--seeds", ","], "--seeds expects"),

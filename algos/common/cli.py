@@ -170,7 +170,7 @@ def parse_sweep(items: Sequence[str], traced: Sequence[str]) -> dict:
             if not all(math.isfinite(v) for v in parsed):
                 raise ValueError
         except ValueError:
-            raise UsageError(f"--sweep {key} expects finite numbers, got {values!r}") from None
+            raise UsageError(f"--sweep {key} expects numbers (finite), got {values!r}") from None
         if not parsed:
             raise UsageError(f"--sweep {key} needs at least one value, got {values!r}")
         sweep[key] = parsed

@@ -57,6 +57,7 @@ def rollout_stats_runs(env, params, act, runs, key, num_envs: int, num_steps: in
 def evaluate(env, params, policy, key, num_envs: int = 64, num_steps: int = 100) -> dict:
     """``{metric: {"mean", "ci95", "std", "n"}}`` of a heuristic over ``num_envs`` envs (Student t
     over the per-env means, `algos.common.stats`)."""
+    env.validate_params(params)  # concrete here; inside the jitted rollout they are traced
     return stats.summarise(rollout_stats(env, params, policy, key, num_envs, num_steps))
 
 
@@ -64,6 +65,7 @@ def evaluate_runs(env, params, trainer, runs_state, key, num_envs: int, num_step
     """The deterministic policy of every trained run on the same envs and keys as `evaluate`:
     ``{"per_run": [{metric: stat over envs}], "over_runs": {metric: stat over the runs' means},
     "run_means": {metric: float[runs]}}``."""
+    env.validate_params(params)
     raw = jax.device_get(rollout_stats_runs(env, params, trainer.act, runs_state, key, num_envs, num_steps))
     n_runs = len(next(iter(raw.values())))
     run_means = {k: np.asarray(v, np.float64).mean(-1) for k, v in raw.items()}

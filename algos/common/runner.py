@@ -48,16 +48,17 @@ def grouping(n_runs: int, group, devices: int | None) -> dict:
             "layout": layout}
 
 
-def _nonfinite_leaves(rs):
-    """``bool[leaves, runs]``: where a float leaf of the runner state holds a non-finite value."""
+def _nan_leaves(rs):
+    """``bool[leaves, runs]``: where a float leaf of the runner state holds a NaN (NaN only: some states
+    start at +-inf legitimately, e.g. the twin's empty [min, max] range, `algos.common.twin.init_stats`)."""
     leaves = jax.tree_util.tree_leaves(rs)
-    flags = [~jnp.all(jnp.isfinite(x).reshape(x.shape[0], -1), axis=1) for x in leaves
+    flags = [jnp.any(jnp.isnan(x).reshape(x.shape[0], -1), axis=1) for x in leaves
              if jnp.issubdtype(x.dtype, jnp.inexact)]
     return jnp.stack(flags)
 
 
 def check_finite(chunk: int, runs: list[dict], metrics: dict, bad_leaves, rs_paths, out: Path) -> None:
-    """Raise `TrainingDiverged` (one line) naming the first non-finite metric or state leaf of a chunk."""
+    """Raise `TrainingDiverged` (one line) naming the first non-finite metric or NaN state leaf of a chunk."""
     what, bad = None, []
     for name, value in metrics.items():
         bad = [r["run"] for r in runs if not np.isfinite(np.asarray(value)[r["run"]])]
@@ -68,7 +69,7 @@ def check_finite(chunk: int, runs: list[dict], metrics: dict, bad_leaves, rs_pat
         for path, flags in zip(rs_paths, np.asarray(bad_leaves)):
             bad = [r["run"] for r in runs if flags[r["run"]]]
             if bad:
-                what = f"non-finite values in the train state ({path})"
+                what = f"NaN in the train state ({path})"
                 break
     if bad:
         kept = f"keeps the {chunk} chunk(s) before it" if chunk else "was not written"
@@ -128,7 +129,7 @@ def train_runs(trainer: Trainer, runs: list[dict], out: Path, *, meta: dict, swe
     chunk_fn = jax.jit(map_runs(trainer.train_chunk, group, shared_args=1), donate_argnums=0)
 
     meta = {**meta, "grouping": grouping(n, group, devices)}
-    find_nonfinite = jax.jit(_nonfinite_leaves)
+    find_nan = jax.jit(_nan_leaves)
     t_start = time.perf_counter()
     rows, start_chunk, prior_wall, init_s = [], 0, 0.0, 0.0
     if resume:  # a missing, torn, corrupt or foreign checkpoint is a one-line CheckpointError
@@ -159,9 +160,9 @@ def train_runs(trainer: Trainer, runs: list[dict], out: Path, *, meta: dict, swe
         metrics = jax.device_get(metrics)
         dt = time.perf_counter() - t0
         first_chunk_s = first_chunk_s or dt
-        if not all(np.all(np.isfinite(np.asarray(v))) for v in metrics.values()) or np.any(find_nonfinite(rs)):
+        if not all(np.all(np.isfinite(np.asarray(v))) for v in metrics.values()) or np.any(find_nan(rs)):
             bar.close()
-            check_finite(chunk, runs, metrics, jax.device_get(find_nonfinite(rs)), paths, out)
+            check_finite(chunk, runs, metrics, jax.device_get(find_nan(rs)), paths, out)
         env_steps = (chunk + 1) * sizes.env_steps_per_chunk
         rows += runlog.chunk_rows(chunk, env_steps, runs, sweep_keys, metrics)
         wall = prior_wall + time.perf_counter() - t_start

@@ -43,7 +43,10 @@ Gap resolutions (seed_001_spec.md §9 / §6.3; each is a ``Params`` field):
 * A9 a user with w = 0 has delay l_cap and is unsatisfied; delays are clipped at l_cap = tau =
   10 ms in L (``clip_delay``; unclipped, a starved user's l_cap can be below the delay of a barely
   served one, the literal rule). Zero fading (probability 2^-24) likewise gives an unsatisfied user
-  with a huge, capped delay.
+  with a huge, capped delay; the ``delay_upload`` / ``delay_download`` metrics are clipped at l_cap
+  the same way (with ``clip_delay``), so one such user cannot dominate their means.
+* Hardening: ``block_bw`` / ``bw_unit`` must be >= 1 Hz (rounded to integer Hz for eq. 2, A1); an
+  action table above 2^20 allocations per resource or 2^31 - 1 actions is refused (counted first).
 * A37 eq. 1's indicator "k == 1" read as "k == i". A38 uplink and downlink share w. A39 per-slice
   lists index-aligned as in §6.2. A40 the same alpha in (8a) and (R).
 * A12 observation normalised by per-slice maxima (``obs_normalise=False``: raw kbit / kMc).
@@ -451,7 +454,7 @@ class Slicing(MultiAgentEnv):
             "delay": mean_delay,
             "satisfaction": satisfaction,
             "delay_upload": (clip(l_up) * served).sum() / n_served,  # clipped at l_cap like L (A9)
-            "delay_compute": (clip(l_cal) * served).sum() / n_served,
+            "delay_compute": (l_cal * served).sum() / n_served,  # bounded: c >= rho^C / max_users
             "delay_download": (clip(l_dn) * served).sum() / n_served,
             "starved": (starved * mask).sum() / (mask.sum() * self.n_aps),
         }

@@ -185,9 +185,10 @@ def step_loop(state, action, draws, params, env):
                 starved_count += 1
             else:
                 served += 1
-                comp["up"] += l_up
+                clip = min if flag(params, "clip_delay") else (lambda x, _: x)
+                comp["up"] += clip(l_up, p(params, "delay_cap"))  # clipped at l_cap like L (A9)
                 comp["cal"] += l_cal
-                comp["dn"] += l_dn
+                comp["dn"] += clip(l_dn, p(params, "delay_cap"))
         delay_sum += ap_delay / n_users  # eq. 6 inner mean
         sat_sum += ap_sat / n_users  # eq. 7 inner mean
     mean_delay = delay_sum / B
@@ -265,6 +266,7 @@ def step_batched(state, action, draws, params, env):
     total = np.where(starved, cap, l_up + l_cal + l_dn)
     sat = ~starved & (total <= lmax)
     in_l = np.minimum(total, cap) if flag(params, "clip_delay") else total
+    clip = (lambda x: np.minimum(x, cap)) if flag(params, "clip_delay") else (lambda x: x)  # noqa: E731
     mean_delay = in_l.mean(-1).mean(-1)  # eq. 6
     satisfaction = sat.mean(-1).mean(-1)  # eq. 7
     alpha = p(params, "alpha")
@@ -284,9 +286,9 @@ def step_batched(state, action, draws, params, env):
     )
     metrics = {
         "delay": mean_delay, "satisfaction": satisfaction,
-        "delay_upload": (l_up * served).sum((-1, -2)) / n_served,
+        "delay_upload": (clip(l_up) * served).sum((-1, -2)) / n_served,  # clipped at l_cap like L (A9)
         "delay_compute": (l_cal * served).sum((-1, -2)) / n_served,
-        "delay_download": (l_dn * served).sum((-1, -2)) / n_served,
+        "delay_download": (clip(l_dn) * served).sum((-1, -2)) / n_served,
         "starved": starved.mean((-1, -2)),
     }
     truncated = t_next >= p(params, "episode_len")
