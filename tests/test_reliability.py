@@ -445,7 +445,10 @@ def test_non_finite_training_stops_after_the_chunk(tmp_path):
         train_runs(dataclasses.replace(trainer, train_chunk=chunk), runs, tmp_path / "a", meta={}, quiet=True)
     assert str(err.value) == (f"training stopped: run(s) [0] gave non-finite q_loss in chunk 2; the checkpoint "
                               f"in {tmp_path / 'a'} keeps the 2 chunk(s) before it")
-    assert json.loads((tmp_path / "a" / checkpoint.META_FILE).read_text())["chunk"] == 2
+    meta = json.loads((tmp_path / "a" / checkpoint.META_FILE).read_text())
+    assert meta["chunk"] == 2
+    # the grouping a seed's bits depend on is part of the run's identity (README "Reliability")
+    assert meta["grouping"]["runs_in_call"] == 1 and meta["grouping"]["layout"] == "one run at a time (no vmap)"
 
 
 @pytest.mark.slow
