@@ -191,8 +191,9 @@ def write_md(rows: dict, path: Path) -> None:
     lines += ["", "## Metrics (non-finite count each)", ""]
     for r in rows.values():
         lines.append(f"- **{r['env']}**: " + ", ".join(f"{k} {v}" for k, v in r["nonfinite"]["metrics"].items()))
-    meta = next(iter(rows.values()))["machine"] if rows else ""
-    lines += ["", f"Machine: {meta}."]
+    lines += ["", "Machine and load average (1, 5, 15 min) when each env finished (the wall times are on a "
+              "2-core CPU shared with other jobs; agent-steps/s on an idle machine: env_throughput.md):", ""]
+    lines += [f"- {r['env']}: {r['machine']}" for r in rows.values()]
     path.write_text("\n".join(lines) + "\n")
 
 
