@@ -36,11 +36,9 @@ from typing import Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from algos.common import discrete_sac as dsac
 from algos.common.diffusion import Denoiser, reverse_chain, vp_schedule
-from algos.common.networks import soft_update
 from algos.common.task_slots import Agent, adam, check_env, make_slot_trainer
 from algos.common.training import OffPolicyConfig, Trainer, hparams
 
@@ -160,15 +158,14 @@ def make_train(cfg: Config, env, params) -> Trainer:
             out["g"] = jax.random.gumbel(k_g, (n, B))
         return out
 
+    def policy(p, obs, x, key):
+        z = jax.random.normal(key, obs.shape[:-1] + (I, B))
+        return jax.nn.softmax(policy_x0(p, obs, start_point(x, z[..., 0, :]), z[..., 1:, :]))
+
     def init(key, hp):
         k_a, k_c = jax.random.split(key)
         a = actor.init(k_a, jnp.zeros((B,)), jnp.zeros((cfg.t_dim,)), jnp.zeros((obs_dim,)))
-        c = critic.init(k_c, jnp.zeros((obs_dim,)))
-        log_alpha = jnp.log(hp["alpha_init"])
-        return dict(actor=a, actor_target=a if cfg.target_actor else None, critic=c, critic_target=c,
-                    log_alpha=log_alpha,
-                    opt_actor=tx(learning_rate=hp["lr_actor"]).init(a), opt_critic=tx(learning_rate=hp["lr_critic"]).init(c),
-                    opt_alpha=tx(learning_rate=hp["lr_alpha"]).init(log_alpha))
+        return dsac.init_learner(a, critic.init(k_c, jnp.zeros((obs_dim,))), tx, hp, cfg.target_actor)
 
     def decide(ln, obs_row, x_in, noise, hp):
         x0 = policy_x0(ln["actor"], obs_row, start_point(x_in, noise["z"][0]), noise["z"][1:])
@@ -179,41 +176,8 @@ def make_train(cfg: Config, env, params) -> Trainer:
             action = jnp.argmax(probs)  # eq. 9
         return action.astype(jnp.int32), probs if cfg.stored_value == "softmax" else x0
 
-    def update(ln, b, key, hp):
-        K = b["reward"].shape[0]
-        k_next, k_now = jax.random.split(key)
-        alpha = jnp.exp(ln["log_alpha"])
-        z_next = jax.random.normal(k_next, (K, I, B))
-        z_now = jax.random.normal(k_now, (K, I, B))
-        x_next = b["next_x"] if feedback else None
-        x_now = b["x"] if feedback else None
-        next_actor = ln["actor_target"] if cfg.target_actor else ln["actor"]
-        probs_next = jax.nn.softmax(policy_x0(next_actor, b["next_obs"], start_point(x_next, z_next[:, 0]), z_next[:, 1:]))
-        y = dsac.soft_target(b["reward"], jax.lax.stop_gradient(probs_next), critic.apply(ln["critic_target"], b["next_obs"]),
-                             hp["gamma"], alpha, cfg.entropy_in_target)  # eq. 14
-        c_loss, c_grad = jax.value_and_grad(lambda c: dsac.critic_loss(critic.apply(c, b["obs"]), b["action"], y))(ln["critic"])
-        upd, opt_c = tx(learning_rate=hp["lr_critic"]).update(c_grad, ln["opt_critic"], ln["critic"])
-        c_new = optax.apply_updates(ln["critic"], upd)  # eq. 15
-        q_now = critic.apply(c_new, b["obs"])
-
-        def a_loss_fn(p):
-            probs = jax.nn.softmax(policy_x0(p, b["obs"], start_point(x_now, z_now[:, 0]), z_now[:, 1:]))
-            return dsac.actor_loss(probs, q_now, alpha), probs  # eq. 16, through the whole chain
-
-        (a_loss, probs), a_grad = jax.value_and_grad(a_loss_fn, has_aux=True)(ln["actor"])
-        upd, opt_a = tx(learning_rate=hp["lr_actor"]).update(a_grad, ln["opt_actor"], ln["actor"])
-        a_new = optax.apply_updates(ln["actor"], upd)
-        log_alpha, opt_al = ln["log_alpha"], ln["opt_alpha"]
-        if cfg.learn_alpha:
-            al_grad = jax.grad(dsac.alpha_loss)(log_alpha, probs, hp["target_entropy"])  # eq. 17
-            upd, opt_al = tx(learning_rate=hp["lr_alpha"]).update(al_grad, opt_al, log_alpha)
-            log_alpha = optax.apply_updates(log_alpha, upd)
-        ln = dict(actor=a_new, critic=c_new, log_alpha=log_alpha, opt_actor=opt_a, opt_critic=opt_c, opt_alpha=opt_al,
-                  critic_target=soft_update(ln["critic_target"], c_new, hp["tau"]),  # eq. 18
-                  actor_target=soft_update(ln["actor_target"], a_new, hp["tau"]) if cfg.target_actor else None)
-        metrics = dict(critic_loss=c_loss, actor_loss=a_loss, alpha=jnp.exp(log_alpha),
-                       entropy=dsac.entropy(probs).mean(), q_mean=q_now.mean())
-        return ln, metrics
+    update = dsac.make_update(policy, critic, tx, learn_alpha=cfg.learn_alpha, entropy_in_target=cfg.entropy_in_target,
+                              target_actor=cfg.target_actor)
 
     def act(ln, obs):
         """Eq. 9's argmax; the chain's noise (and an N(0, I) start, the feedback memory being out of

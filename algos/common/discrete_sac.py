@@ -70,3 +70,59 @@ class TwinQ(nn.Module):
     def __call__(self, s):
         net = TorchMLP if self.torch_init else MLP
         return jnp.stack([net(tuple(self.hidden), self.n_actions, name=f"q{j}")(s) for j in (1, 2)])
+
+
+def init_learner(actor, critic, tx, hp, target_actor: bool = False) -> dict:
+    """The learner pytree of a discrete SAC: networks, target copies, log alpha and Adam states
+    (per-network learning rates ``lr_actor`` / ``lr_critic`` / ``lr_alpha`` from ``hp``)."""
+    log_alpha = jnp.log(hp["alpha_init"])
+    return dict(actor=actor, actor_target=actor if target_actor else None, critic=critic, critic_target=critic,
+                log_alpha=log_alpha, opt_actor=tx(learning_rate=hp["lr_actor"]).init(actor),
+                opt_critic=tx(learning_rate=hp["lr_critic"]).init(critic),
+                opt_alpha=tx(learning_rate=hp["lr_alpha"]).init(log_alpha))
+
+
+def make_update(policy, critic, tx, *, state=lambda obs, x: obs, learn_alpha: bool = True,
+                entropy_in_target: bool = True, target_actor: bool = False):
+    """One discrete-SAC update in the released code's order (spec §5.8): target (eq. 14) -> both
+    critics (eq. 15) -> actor through the updated min critic (eq. 16) -> log alpha (eq. 17) -> soft
+    targets (eq. 18). ``policy(actor_params, obs, x, key) -> probs`` (``x``: the batch's feedback
+    vector or None); ``state(obs, x)``: the critics' input. Returns ``update(ln, batch, key, hp)``."""
+    import optax
+
+    from algos.common.networks import soft_update
+
+    def update(ln, b, key, hp):
+        k_next, k_now = jax.random.split(key)
+        alpha = jnp.exp(ln["log_alpha"])
+        x, next_x = b.get("x"), b.get("next_x")
+        s, s_next = state(b["obs"], x), state(b["next_obs"], next_x)
+        next_actor = ln["actor_target"] if target_actor else ln["actor"]
+        probs_next = jax.lax.stop_gradient(policy(next_actor, b["next_obs"], next_x, k_next))
+        y = soft_target(b["reward"], probs_next, critic.apply(ln["critic_target"], s_next), hp["gamma"], alpha,
+                        entropy_in_target)
+        c_loss, c_grad = jax.value_and_grad(lambda c: critic_loss(critic.apply(c, s), b["action"], y))(ln["critic"])
+        upd, opt_c = tx(learning_rate=hp["lr_critic"]).update(c_grad, ln["opt_critic"], ln["critic"])
+        c_new = optax.apply_updates(ln["critic"], upd)
+        q_now = critic.apply(c_new, s)
+
+        def a_loss_fn(p):
+            probs = policy(p, b["obs"], x, k_now)
+            return actor_loss(probs, q_now, alpha), probs
+
+        (a_loss, probs), a_grad = jax.value_and_grad(a_loss_fn, has_aux=True)(ln["actor"])
+        upd, opt_a = tx(learning_rate=hp["lr_actor"]).update(a_grad, ln["opt_actor"], ln["actor"])
+        a_new = optax.apply_updates(ln["actor"], upd)
+        log_alpha, opt_al = ln["log_alpha"], ln["opt_alpha"]
+        if learn_alpha:
+            al_grad = jax.grad(alpha_loss)(log_alpha, probs, hp["target_entropy"])
+            upd, opt_al = tx(learning_rate=hp["lr_alpha"]).update(al_grad, opt_al, log_alpha)
+            log_alpha = optax.apply_updates(log_alpha, upd)
+        new = dict(actor=a_new, critic=c_new, log_alpha=log_alpha, opt_actor=opt_a, opt_critic=opt_c,
+                   opt_alpha=opt_al, critic_target=soft_update(ln["critic_target"], c_new, hp["tau"]),
+                   actor_target=soft_update(ln["actor_target"], a_new, hp["tau"]) if target_actor else None)
+        metrics = dict(critic_loss=c_loss, actor_loss=a_loss, alpha=jnp.exp(log_alpha), entropy=entropy(probs).mean(),
+                       q_mean=q_now.mean())
+        return new, metrics
+
+    return update
