@@ -48,11 +48,12 @@ PAPER_FIG8 = {1: 1.3892, 2: 1.2337, 3: 1.1943, 4: 1.1651, 5: 1.1225, 6: 1.1315, 
 DEFAULT = dict(n_servers=10, max_tasks=100)
 EPISODE = 100 * 100  # padded per-task env steps of one episode at N_max = 100
 
-GRIDS = dict(n_max=(60, 100, 140), n_servers=(5, 10, 13), denoise_steps=(1, 3, 5, 10))
+GRIDS = dict(n_max=(60, 100, 140), n_servers=(5, 10, 13), denoise_steps=(1, 3, 5, 10),
+             literal=(0,))  # --grid literal=1: the env's `literal` preset (eq. 7 state without Qbef, [C]'s s' quirk)
 PROFILES = {
     "full": Profile(total_steps=20 * EPISODE, seeds=5, eval_envs=8, eval_steps=EPISODE, grids=GRIDS),
     "quick": Profile(total_steps=2 * 20 * 8, seeds=2, eval_envs=2, eval_steps=20 * 8, fast_compile=True,
-                     grids=dict(n_max=(8,), n_servers=(3,), denoise_steps=(2,)),
+                     grids=dict(n_max=(8,), n_servers=(3,), denoise_steps=(2,), literal=(0,)),
                      overrides=dict(warmup_steps=16, batch_size=8, buffer_size=256)),
 }
 QUICK_SIZES = dict(n_servers=3, max_tasks=8)
@@ -65,17 +66,20 @@ def label(algo: str) -> str:
 def plan(settings: Settings) -> Plan:
     quick = settings.profile == "quick"
     base = QUICK_SIZES if quick else DEFAULT
+    literal = bool(settings.grids.get("literal", (0,))[0])
+    preset, suffix = ("literal", "-literal") if literal else (None, "")
     jobs: dict = {}
     chosen = [a for a in LEARNERS + HEURISTIC_ROWS if a in settings.algos]
 
     def add(algo, sizes, variant=None):
         variant = dict(variant or {})
         tag = "".join(f"[{k}={v}]" for k, v in sorted(variant.items()))
-        rid = f"{algo}{tag}@B{sizes['n_servers']}N{sizes['max_tasks']}"
-        jobs.setdefault(rid, Job(rid, algo, "collab_edge", dict(sizes), None, variant))
+        rid = f"{algo}{tag}@B{sizes['n_servers']}N{sizes['max_tasks']}{suffix}"
+        jobs.setdefault(rid, Job(rid, algo, "collab_edge", dict(sizes), preset, variant))
         return rid
 
-    layout: dict = {"scenario": {"env": "collab_edge", "preset": "paper (obs_qbef=True)", **base,
+    name = "literal (eq. 7 state without Qbef, [C]'s s' quirk)" if literal else "paper (obs_qbef=True: Q + Qbef shown)"
+    layout: dict = {"scenario": {"env": "collab_edge", "preset": name, **base,
                                  "episode_len": 100 * base["max_tasks"]}}
     if "table4" in settings.sections:
         layout["table4"] = {"runs": {a: add(a, base) for a in chosen}}
