@@ -3,14 +3,27 @@
 ``ALGOS`` maps an algorithm name to its module; each exposes ``Config`` (a dataclass extending
 `algos.common.training.RunConfig`, defaults = the paper / spec values, CPU-sized where marked),
 ``TRACED`` (the hyperparameters a sweep may vmap over without recompiling), ``ACTION_SPACES`` (the
-kinds of action space it handles: "discrete", "multi_discrete", "hybrid") and
-``make_train(cfg, env, params) -> Trainer`` (see `algos.common.training`).
+kinds of action space it handles: "discrete", "multi_discrete", "hybrid"), optionally ``ENVS`` (the
+only envs it runs on, e.g. seed 003's per-task schedulers need `collab_edge`) and
+``make_train(cfg, env, params) -> Trainer`` (see `algos.common.training`). A registered *variant*
+(`variant`) is a module's ``make_train`` with another ``Config`` (e.g. ``fdedge_nf``, ``d2sac``).
 
     trainer = algos.make_trainer("maddpg", algos.maddpg.Config(), env, params)
 """
 
-from algos import ddpg_vdn, dqn_vdn, ippo, maddpg, maddpg_cgan
+import types
+
+from algos import ddpg_vdn, dqn, dqn_vdn, fdedge, ippo, maddpg, maddpg_cgan, sac
 from jaxedge import spaces
+
+
+def variant(module, config, doc: str):
+    """A registry entry that is ``module`` with another default ``Config`` (same learner, other
+    defaults: one module per method family)."""
+    return types.SimpleNamespace(Config=config, make_train=module.make_train, TRACED=module.TRACED,
+                                 ACTION_SPACES=module.ACTION_SPACES, ENVS=getattr(module, "ENVS", None),
+                                 __doc__=doc, __name__=f"{module.__name__}:{config.__name__}")
+
 
 ALGOS: dict = {
     "maddpg": maddpg,
@@ -18,6 +31,13 @@ ALGOS: dict = {
     "dqn_vdn": dqn_vdn,
     "ddpg_vdn": ddpg_vdn,
     "ippo": ippo,
+    # seed 003 (collab_edge): FDEdge and the baselines of its Tables IV-V
+    "fdedge": fdedge,
+    "fdedge_nf": variant(fdedge, fdedge.FDEdgeNFConfig, "FDEdge without feedback (x_I ~ N(0, I)), Table V"),
+    "d2sac": variant(fdedge, fdedge.D2SACConfig, "D2SAC (AGOD diffusion actor from N(0, I)), Table IV"),
+    "sac": sac,
+    "sac_f": variant(sac, sac.SACFConfig, "SAC with the historical action probability in the state, Table V"),
+    "dqn": dqn,
 }
 
 
@@ -32,6 +52,9 @@ def action_kind(space) -> str:
 
 
 def supports(name: str, env, params) -> bool:
+    envs = getattr(ALGOS[name], "ENVS", None)
+    if envs is not None and env.name not in envs:
+        return False
     return action_kind(env.action_space(params)) in ALGOS[name].ACTION_SPACES
 
 
@@ -42,6 +65,9 @@ def make_trainer(name: str, cfg, env, params):
         raise ValueError(f"unknown algo {name!r}; choose one of {sorted(ALGOS)}")
     if not supports(name, env, params):
         kind = action_kind(env.action_space(params))
+        envs = getattr(ALGOS[name], "ENVS", None)
+        if envs is not None and env.name not in envs:
+            raise ValueError(f"{name} does not support {env.name}: it runs on {', '.join(envs)} only")
         raise ValueError(f"{name} does not support {env.name}: its action space is {kind}, {name} takes "
                          f"{', '.join(ALGOS[name].ACTION_SPACES)}")
     return ALGOS[name].make_train(cfg, env, params)

@@ -134,7 +134,12 @@ def main(args):
         "command": " ".join(["python benchmarks/train_throughput.py"] + list(sys.argv[1:] if argv is None else argv)),
     }
     rows = []
-    for algo in args.algo:
+    import algos  # noqa: PLC0415
+
+    skipped = [a for a in args.algo if not algos.supports(a, env, params)]
+    if skipped:  # e.g. seed 003's per-task schedulers run on collab_edge only
+        print(f"skipping {', '.join(skipped)}: not for {args.env}", file=sys.stderr)
+    for algo in [a for a in args.algo if a not in skipped]:
         vmapped = [s for s in args.seeds if s != 1 and (args.vmap_seeds is None or s in args.vmap_seeds)]
         cases = [(1, None)] + [(s, None) for s in vmapped] + [(s, g) for s in args.seeds for g in args.groups if g < s]
         single = None

@@ -368,3 +368,28 @@ def linear_schedule(start, end, fraction, progress):
     """``start`` -> ``end`` linearly while ``progress`` (in [0, 1]) goes 0 -> ``fraction``, then flat."""
     frac = jnp.clip(progress / jnp.maximum(fraction, 1e-8), 0.0, 1.0)
     return start + frac * (end - start)
+
+
+def torch_dense(features: int, fan_in: int, name: str | None = None) -> nn.Dense:
+    """A Dense layer initialised as PyTorch's ``nn.Linear``: weights and bias ~ U(-1/sqrt(fan_in),
+    1/sqrt(fan_in)). For ports whose learning depends on it (seed 003's unnormalised states feed a
+    softmax epsilon-head: flax's lecun-normal weights, ~1.7x larger per layer, saturate it)."""
+    bound = 1.0 / np.sqrt(fan_in)
+
+    def uniform(key, shape, dtype=jnp.float32):
+        return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+    return nn.Dense(features, kernel_init=uniform, bias_init=uniform, name=name)
+
+
+class TorchMLP(nn.Module):
+    """`MLP` (ReLU hidden layers, linear output) with PyTorch's default initialisation (`torch_dense`)."""
+
+    hidden: Sequence[int]
+    out: int
+
+    @nn.compact
+    def __call__(self, x):
+        for width in self.hidden:
+            x = nn.relu(torch_dense(width, x.shape[-1])(x))
+        return torch_dense(self.out, x.shape[-1])(x)

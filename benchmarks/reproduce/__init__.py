@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 if TYPE_CHECKING:
     from benchmarks.reproduce.claims import Claim, Results  # noqa: F401 (annotations)
 
-SEEDS = {"000": "benchmarks.reproduce.seed_000"}  # seed id -> module defining REPRODUCTION
+SEEDS = {"000": "benchmarks.reproduce.seed_000", "003": "benchmarks.reproduce.seed_003"}  # seed id -> module defining REPRODUCTION
 
 
 @dataclasses.dataclass(frozen=True)
