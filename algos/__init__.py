@@ -3,13 +3,14 @@
 ``ALGOS`` maps an algorithm name to its module; each exposes ``Config`` (a dataclass extending
 `algos.common.training.RunConfig`, defaults = the paper / spec values, CPU-sized where marked),
 ``TRACED`` (the hyperparameters a sweep may vmap over without recompiling), ``ACTION_SPACES`` (the
-kinds of action space it handles: "discrete", "multi_discrete", "hybrid") and
+kinds of action space it handles: "discrete", "multi_discrete", "hybrid"), optionally ``ENVS`` (the
+only envs it runs on, for a learner built on one env's structure, e.g. dt_maddpg's sequential twin) and
 ``make_train(cfg, env, params) -> Trainer`` (see `algos.common.training`).
 
     trainer = algos.make_trainer("maddpg", algos.maddpg.Config(), env, params)
 """
 
-from algos import ddpg_vdn, dqn_vdn, ippo, maddpg, maddpg_cgan
+from algos import ddpg, ddpg_vdn, dqn_vdn, dt_maddpg, ippo, maddpg, maddpg_cgan
 from jaxedge import spaces
 
 ALGOS: dict = {
@@ -18,6 +19,8 @@ ALGOS: dict = {
     "dqn_vdn": dqn_vdn,
     "ddpg_vdn": ddpg_vdn,
     "ippo": ippo,
+    "dt_maddpg": dt_maddpg,
+    "ddpg": ddpg,
 }
 
 
@@ -32,7 +35,8 @@ def action_kind(space) -> str:
 
 
 def supports(name: str, env, params) -> bool:
-    return action_kind(env.action_space(params)) in ALGOS[name].ACTION_SPACES
+    envs = getattr(ALGOS[name], "ENVS", None)
+    return action_kind(env.action_space(params)) in ALGOS[name].ACTION_SPACES and (envs is None or env.name in envs)
 
 
 def make_trainer(name: str, cfg, env, params):
@@ -41,7 +45,9 @@ def make_trainer(name: str, cfg, env, params):
     if name not in ALGOS:
         raise ValueError(f"unknown algo {name!r}; choose one of {sorted(ALGOS)}")
     if not supports(name, env, params):
-        kind = action_kind(env.action_space(params))
+        kind, envs = action_kind(env.action_space(params)), getattr(ALGOS[name], "ENVS", None)
+        if envs is not None and env.name not in envs:
+            raise ValueError(f"{name} does not support {env.name}: it runs on {', '.join(envs)} only")
         raise ValueError(f"{name} does not support {env.name}: its action space is {kind}, {name} takes "
                          f"{', '.join(ALGOS[name].ACTION_SPACES)}")
     return ALGOS[name].make_train(cfg, env, params)
