@@ -270,21 +270,13 @@ class Core:
         every_option = q_alt.mean((-1, -2))  # P-DQN: each option's shares maximise that option's Q
         return expected + every_option - jax.lax.stop_gradient(every_option)
 
-    def learn(self, rs, x, x_next, reward, terminated, own_slot: slice, obs_own, key, one_critic: bool = False):
+    def learn(self, rs, x, x_next, reward, terminated, own_slot: slice, obs_own, key):
         """One MADDPG update from assembled critic inputs ``x`` / ``x_next`` ``[n, B, D]``: targets with
         the target critics, the critic step, the actor step on the new critic, soft target updates.
-        ``one_critic``: the critics are ONE copy (parameters stacked on an agent axis of length 1)
-        trained on the agents' mean reward from agent 0's input, and every agent's actor step uses
-        it (for a critic whose input makes every agent's critic the same function).
         Returns ``(rs, metrics)``."""
-        if one_critic:
-            x_c, x_next, reward = x[:1], x_next[:1], reward.mean(-1, keepdims=True)
-        else:
-            x_c = x
         y = self.td_target(rs.hp, self.critics(rs.critic_target, x_next), reward, terminated)
-        critic_p, critic_opt, c_loss = self.critic_update(rs, x_c, y)
-        wide = jax.tree_util.tree_map(lambda p: jnp.broadcast_to(p, (self.n,) + p.shape[1:]), critic_p)
-        actor_p, actor_opt, a_loss, q = self.actor_update(rs, wide if one_critic else critic_p, x, own_slot, obs_own, key)
+        critic_p, critic_opt, c_loss = self.critic_update(rs, x, y)
+        actor_p, actor_opt, a_loss, q = self.actor_update(rs, critic_p, x, own_slot, obs_own, key)
         rs = rs.replace(actor=actor_p, critic=critic_p, actor_opt=actor_opt, critic_opt=critic_opt,
                         **self.soft_update_targets(rs, actor_p, critic_p))
         return rs, {"critic_loss": c_loss.mean(), "actor_loss": a_loss.mean(), "q": q.mean()}

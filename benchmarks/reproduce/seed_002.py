@@ -5,7 +5,8 @@
 
 Sections (``--only``): ``vehicles`` (M in {10, 20, 40, 60}: Fig. 9), ``task_size`` (D fixed in
 {20, ..., 200} kbit: Fig. 6), ``es_cpu`` (every ES's CPU fixed at F_max in {5, ..., 25} GHz: Fig. 8)
-and ``convergence`` (training curves at the default scenario, M = 10: Fig. 5). Every section runs
+and ``convergence`` (training curves at the default scenario, M = 10: Fig. 5); grid
+``learner_sweeps`` = 0 trains the learners at the default scenario only (a CPU budget). Every section runs
 under both presets of spec §7.3: grid ``presets`` holds preset indices, 0 = ``trend`` (the spec's
 benchmark default) and 1 = ``literal`` (Table 1 as printed). Env ``v2x``, N = 3 ESs. Strategies:
 learners ``dt_maddpg`` and ``ddpg`` (a fresh policy per sweep point, A25), heuristics ``amcs``,
@@ -55,7 +56,7 @@ STYLES = {"dt_maddpg": ("C3", "o", "-"), "ddpg": ("C1", "^", "-"), "amcs": ("C0"
           "rocs": ("0.5", "x", ":"), "alcs": ("0.3", "+", ":"), "greedy": ("k", "D", "--")}
 SWEEP_VAR = {"vehicles": "n_vehicles", "task_size": "task_kbit", "es_cpu": "es_cpu_ghz"}
 GRIDS = dict(presets=(0, 1), vehicles=(10, 20, 40, 60), task_size=TASK_SIZES_KBIT, es_cpu=(5, 10, 15, 20, 25),
-             default_vehicles=(10,))
+             default_vehicles=(10,), learner_sweeps=(1,))  # learner_sweeps=0: learners at the default scenario only
 PROFILES = {
     "full": Profile(total_steps=48_000, seeds=5, eval_envs=32, eval_steps=100, grids=GRIDS),
     "quick": Profile(total_steps=320, seeds=2, eval_envs=4, eval_steps=10, fast_compile=True,
@@ -89,6 +90,7 @@ def plan(settings: Settings) -> Plan:
     if bad:
         raise ValueError(f"grid presets takes indices of {PRESETS}, got {bad}")
     chosen = [a for a in LEARNERS + HEURISTIC_ROWS if a in settings.algos]
+    swept = [a for a in chosen if g["learner_sweeps"][0] or a not in LEARNERS]  # strategies of the sweep points
     jobs: dict = {}
 
     def add(algo, preset, m, section=None, value=None):
@@ -107,7 +109,8 @@ def plan(settings: Settings) -> Plan:
             points = []
             for v in g[section]:
                 m = v if section == "vehicles" else m0
-                runs = {a: add(a, preset, m, None if section == "vehicles" else section, v) for a in chosen}
+                here = chosen if (section, v) == ("vehicles", m0) else swept  # the default point has every run
+                runs = {a: add(a, preset, m, None if section == "vehicles" else section, v) for a in here}
                 points.append({"x": v, "runs": runs})
             sweeps[section] = {"var": SWEEP_VAR[section], "points": points}
         layout["sweeps"][preset] = sweeps
