@@ -9,25 +9,34 @@ twin's live estimates (spec §4-§5), with the seed's DDPG baseline as ``critic_
   hybrid head (`maddpg.Core`, `algos.common.actions.ActionSpec`): a Gumbel-softmax straight-through
   target (argmax when evaluating) and, per target, the (power, CPU, bandwidth) fractions in
   [eps_min, 1] of p_max and of what the twin says remains.
-* Critics: centralised (spec §5.2, §5.4 S7-S9): ``Q_i([o_1..o_M], o_i, a_i, a_{i+1}, ...)`` where
-  ``o_k`` are the observations each vehicle acted on, i.e. the twin estimates it saw, and every
-  vehicle's action; trained on the shared global reward R = -(1/M) sum_i c_i (A1).
-  ``critic_scope="local"`` is the DDPG baseline of spec §6 (independent DDPG per vehicle, the same
-  actor, decoding and sequential twin observations, critic ``Q_i(o_i, a_i)``; A22).
+* Critic (``critic_arch="twin"``, default): centralised on the global state the DT provides -- every
+  vehicle's slot-start observation -- and every vehicle's action (spec §5.1-§5.2). `TwinCritic`
+  replays the twin's turn-order recursion (differentiable in the actions) and averages one per-vehicle
+  MLP over the vehicles, each term fit to that vehicle's own cost -c_i (eq. 23), so Q is the global
+  reward R = (1/M) sum_i -c_i (eq. 24, A1); one copy serves every vehicle (all copies would be the
+  same function). ``critic_arch="mlp"``: the paper's plain MLP on [s, o_i, every action] trained on R
+  (`maddpg.Core.learn`). ``critic_scope="local"`` is the DDPG baseline of spec §6 (`algos.ddpg`:
+  independent DDPG per vehicle, the same actor, decoding and sequential twin observations, critic
+  ``Q_i(o_i, a_i)`` on R; A22).
 * Targets, option A of spec §5.4 (A17): replay stores the next slot's *slot-start* observations; the
   target actors re-run the twin recursion on them (no noise) to give every vehicle's next
-  observation o'_k and action u'_k exactly as they would act, then ``y = R + gamma Q'_i(o', u')``.
-  The actor step replaces only vehicle i's own action (others from the buffer), as in MADDPG.
-* Updates (the printed eqs. 27-28 are not valid DDPG updates, A16): `maddpg.Core.learn` -- critic
-  MSE, deterministic policy gradient through the straight-through sample, soft targets (eq. 29).
+  observation o'_k and action u'_k exactly as they would act, then ``y = R + gamma Q'(s', u')``
+  (per vehicle for the twin critic). The actor step replaces only vehicle i's own action (others
+  from the buffer), as in MADDPG; through the twin critic it sees what its request leaves to the
+  vehicles after it.
+* Updates (the printed eqs. 27-28 are not valid DDPG updates, A16): critic MSE, deterministic policy
+  gradient with the exact expectation over the 1 + N targets (`maddpg.Core.actor_update`,
+  ``discrete_actor_loss="expected"``), soft targets (eq. 29).
 
-Deviations and choices (docs/DEVIATIONS.md, seed 002): the Gumbel straight-through target head
-instead of the paper's tanh-and-floor (S4; `V2X.from_tanh` keeps S4 for actors that emit tanh
-values): the floor has no gradient and orders the servers on a line; no BatchNorm on the inputs
+Deviations and choices (docs/DEVIATIONS.md, seed 002): the Gumbel / softmax target head instead of
+the paper's tanh-and-floor (S4; `V2X.from_tanh` keeps S4 for actors that emit tanh values): the
+floor has no gradient and orders the servers on a line; the twin critic; no BatchNorm on the inputs
 (A19 option "none": the env already scales every feature to O(1)); ``gamma`` = 0 by default (the
-paper's 0.7 is ``--set gamma=0.7``): nothing in the state depends on the actions (spec §2.9-1),
-so the optimal policy is the same for any gamma and gamma > 0 only adds target noise;
-``reward_scale`` = 100 (costs are ~1e-2 per vehicle); run sizes CPU-bound (see `Config`).
+paper's 0.7 is ``--set gamma=0.7``): nothing in the state depends on the actions (spec §2.9-1), so
+the optimal policy is the same for any gamma and gamma > 0 only adds target noise;
+``reward_scale`` = 100 (costs are ~1e-2 per vehicle) and a training-only per-vehicle cost clip
+``train_cost_cap`` = 0.1 (the env's cap of 10 let one starved vehicle swamp the critic); run sizes
+CPU-bound (see `Config`).
 
 Reproduces: seed 002's Figs. 5-9 with `benchmarks/reproduce/seed_002.py`.
 """

@@ -36,7 +36,7 @@ def test_policy_acts_in_turn_order_on_the_live_twin():
     env = jaxedge.make("v2x", n_vehicles=4, n_servers=3)
     params = env.default_params
     trainer = tiny_trainer(env)
-    rs = trainer.init(jax.random.PRNGKey(0))
+    rs = jax.jit(trainer.init)(jax.random.PRNGKey(0))
     obs, state = env.reset(jax.random.PRNGKey(1), params)
     core_actor = dt_maddpg.maddpg.Core.build(dataclasses.replace(dt_maddpg.Config(), critic_arch="mlp"), env, params)
     spec = core_actor.spec
@@ -46,8 +46,8 @@ def test_policy_acts_in_turn_order_on_the_live_twin():
         one_hot, cont = spec.deterministic(out)
         return jnp.argmax(one_hot[0]), cont
 
-    from_obs = trainer.act(rs, obs)
-    from_state, obs_seq = env.act_sequential(state, params, agent)
+    from_obs = jax.jit(trainer.act)(rs, obs)
+    from_state, obs_seq = jax.jit(lambda s: env.act_sequential(s, params, agent))(state)
     np.testing.assert_array_equal(from_obs.discrete, from_state.discrete)
     np.testing.assert_allclose(from_obs.continuous, from_state.continuous, rtol=1e-5, atol=1e-6)
     assert from_obs.continuous.min() >= spec.floor - 1e-6 and from_obs.continuous.max() <= 1.0
@@ -100,12 +100,11 @@ def test_twin_replay_matches_the_env_for_random_actions():
 
 def test_ddpg_critic_is_local_and_both_refuse_other_envs():
     env = jaxedge.make("v2x", n_vehicles=3, n_servers=2)
-    trainer = tiny_trainer(env, ddpg)
-    rs = trainer.init(jax.random.PRNGKey(0))
-    first = jax.tree_util.tree_leaves(rs.critic["params"]["Dense_0"]["kernel"])[0]
+    rs = jax.eval_shape(tiny_trainer(env, ddpg).init, jax.random.PRNGKey(0))
+    first = rs.critic["params"]["Dense_0"]["kernel"]
     assert first.shape[:2] == (3, env.obs_dim + 3 + 3)  # one critic per vehicle on [o_i, one-hot(3), 3 fractions]
-    twin = tiny_trainer(env).init(jax.random.PRNGKey(0))
-    assert jax.tree_util.tree_leaves(twin.critic)[0].shape[0] == 1  # one twin critic for all vehicles
+    twin = jax.eval_shape(tiny_trainer(env).init, jax.random.PRNGKey(0))
+    assert {x.shape[0] for x in jax.tree_util.tree_leaves(twin.critic)} == {1}  # one twin critic for all vehicles
     other = jaxedge.make("dt_inference", n_users=2, n_servers=2, n_tasks=2)
     for name in ("dt_maddpg", "ddpg"):
         assert not algos.supports(name, other, other.default_params)
