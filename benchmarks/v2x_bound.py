@@ -74,7 +74,8 @@ def main(argv=None):
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "v2x_bound.json").write_text(json.dumps(rows, indent=1))
     lines = ["# v2x: heuristics against a certified lower bound on the cost of any policy", "",
-             f"`python benchmarks/v2x_bound.py --envs {args.envs} --steps {args.steps}`: mean per-vehicle cost per slot "
+             f"`python benchmarks/v2x_bound.py --envs {args.envs} --steps {args.steps} --iters {args.iters}`: mean "
+             "per-vehicle cost per slot "
              f"(w T + (1-w) E), Student-t 95 % CI over {args.envs} envs x {args.steps} slots (the evaluation keys of "
              f"seed {args.eval_seed}); the bound is the Lagrangian dual of the slot problem with full information and "
              "no turn order (algos/heuristics/v2x_bound.py), so no policy, decentralised or not, can go below it.", "",

@@ -112,6 +112,7 @@ def test_ddpg_critic_is_local_and_both_refuse_other_envs():
             algos.make_trainer(name, algos.ALGOS[name].Config(), other, other.default_params)
 
 
+@pytest.mark.slow  # ~75 s on a loaded 2-core CPU (compiles the training chunk); the CLI matrix covers it too
 def test_short_run_trains_and_evaluates():
     """A few chunks of DT-MADDPG: finite metrics and losses, deterministic evaluation through
     `evaluate_runs` (the path of the CLI and the reproduction runner)."""
