@@ -68,11 +68,15 @@ def test_later_vehicle_sees_what_earlier_ones_left_hand_case():
         env.sample_step(jax.random.PRNGKey(0), params), params)
     obs = env.observations(state, params)
     at, radius = dict(dt_maddpg.twin_offsets(env)), dt_maddpg.obs_radius(params)
+    @jax.jit
+    def both(targets):
+        action = spaces.HybridAction(targets, jnp.tile(jnp.array([[1.0, 0.5, 0.25]]), (3, 1)))
+        live, f, _ = dt_maddpg.twin_turns(obs, critic_actions(action, 1), 1, at, radius)
+        return live, f, env.step(jax.random.PRNGKey(1), state, action, params)[-1]["twin_observation"]
+
     for targets, expect_cpu, expect_bw in (([1, 1, 1], [1, 0.5, 0.25], [1, 0.75, 0.5625]),
                                            ([1, 0, 1], [1, 0.5, 0.5], [1, 0.75, 0.75])):
-        action = spaces.HybridAction(jnp.array(targets), jnp.tile(jnp.array([[1.0, 0.5, 0.25]]), (3, 1)))
-        live, f, b = dt_maddpg.twin_turns(obs, critic_actions(action, 1), 1, at, radius)
-        env_obs = env.step(jax.random.PRNGKey(1), state, action, params)[-1]["twin_observation"]
+        live, f, env_obs = both(jnp.array(targets))
         np.testing.assert_allclose(live, env_obs, rtol=1e-6)
         seen = env.physical_observation(live, params)
         np.testing.assert_allclose(seen["cpu"][:, 0], float(state.cpu[0]) * np.array(expect_cpu), rtol=1e-5)
