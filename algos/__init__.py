@@ -4,7 +4,8 @@
 `algos.common.training.RunConfig`, defaults = the paper / spec values, CPU-sized where marked),
 ``TRACED`` (the hyperparameters a sweep may vmap over without recompiling), ``ACTION_SPACES`` (the
 kinds of action space it handles: "discrete", "multi_discrete", "hybrid"), optionally ``ENVS`` (the
-only envs it runs on, e.g. seed 003's per-task schedulers need `collab_edge`) and
+only envs it runs on, e.g. seed 003's per-task schedulers need `collab_edge`, dt_maddpg's sequential
+twin `v2x`) and
 ``make_train(cfg, env, params) -> Trainer`` (see `algos.common.training`). A registered *variant*
 (`variant`) is a module's ``make_train`` with another ``Config`` (e.g. ``fdedge_nf``, ``d2sac``).
 
@@ -13,7 +14,7 @@ only envs it runs on, e.g. seed 003's per-task schedulers need `collab_edge`) an
 
 import types
 
-from algos import ddpg_vdn, dqn, dqn_vdn, fdedge, ippo, maddpg, maddpg_cgan, sac
+from algos import ddpg, ddpg_vdn, dqn, dqn_vdn, dt_maddpg, fdedge, ippo, maddpg, maddpg_cgan, sac
 from jaxedge import spaces
 
 
@@ -38,6 +39,9 @@ ALGOS: dict = {
     "sac": sac,
     "sac_f": variant(sac, sac.SACFConfig, "SAC with the historical action probability in the state, Table V"),
     "dqn": dqn,
+    # seed 002 (v2x): DT-MADDPG and its DDPG baseline
+    "dt_maddpg": dt_maddpg,
+    "ddpg": ddpg,
 }
 
 

@@ -92,6 +92,18 @@ def relative_order(n: int) -> np.ndarray:
     return (np.arange(n)[:, None] + np.arange(n)[None, :]) % n
 
 
+def joint_critic_inputs(order, gstate, obs, act):
+    """``x[i] = [s, o_i, a_i, a_{i+1}, ...]``: the global state (``critic_state="global"``; left out
+    with ``gstate=None``), agent i's observation and every action in agent-relative order (A41,
+    ``order = relative_order(n)``); ``obs [B, n, o]``, ``act [B, n, a]`` -> ``[n, B, D]``."""
+    n = order.shape[0]
+    rel = jnp.moveaxis(act[:, order], 1, 0).reshape(n, act.shape[0], -1)
+    own = [jnp.swapaxes(obs, 0, 1), rel]
+    if gstate is not None:
+        own.insert(0, jnp.broadcast_to(gstate, (n,) + gstate.shape))
+    return jnp.concatenate(own, -1)
+
+
 @dataclasses.dataclass(frozen=True)
 class Core:
     """The networks and per-agent updates of MADDPG, shared with MADDPG-CGAN.
@@ -108,6 +120,7 @@ class Core:
     head_layout: tuple | None = None
     option_offsets: tuple | None = None
     critic_layout: tuple | None = None  # (start of agent i's observation, of the owner-first actions) in x[i]
+    critic_module: object = None  # a learner's own critic network (flax module on x[i] -> [..., 1]); None: from critic_arch
 
     @classmethod
     def build(cls, cfg: Config, env, params, critic_layout: tuple | None = None) -> "Core":
@@ -132,6 +145,8 @@ class Core:
 
     @property
     def critic(self):
+        if self.critic_module is not None:
+            return self.critic_module
         arch, spec = self.cfg.critic_arch, self.spec
         if arch == "mlp":
             return MLP(tuple(self.cfg.critic_hidden), 1)
@@ -255,6 +270,17 @@ class Core:
         every_option = q_alt.mean((-1, -2))  # P-DQN: each option's shares maximise that option's Q
         return expected + every_option - jax.lax.stop_gradient(every_option)
 
+    def learn(self, rs, x, x_next, reward, terminated, own_slot: slice, obs_own, key):
+        """One MADDPG update from assembled critic inputs ``x`` / ``x_next`` ``[n, B, D]``: targets with
+        the target critics, the critic step, the actor step on the new critic, soft target updates.
+        Returns ``(rs, metrics)``."""
+        y = self.td_target(rs.hp, self.critics(rs.critic_target, x_next), reward, terminated)
+        critic_p, critic_opt, c_loss = self.critic_update(rs, x, y)
+        actor_p, actor_opt, a_loss, q = self.actor_update(rs, critic_p, x, own_slot, obs_own, key)
+        rs = rs.replace(actor=actor_p, critic=critic_p, actor_opt=actor_opt, critic_opt=critic_opt,
+                        **self.soft_update_targets(rs, actor_p, critic_p))
+        return rs, {"critic_loss": c_loss.mean(), "actor_loss": a_loss.mean(), "q": q.mean()}
+
     def soft_update_targets(self, rs, actor_p, critic_p):
         return dict(actor_target=soft_update(rs.actor_target, actor_p, rs.hp["tau"]),
                     critic_target=soft_update(rs.critic_target, critic_p, rs.hp["tau"]))
@@ -295,14 +321,7 @@ def make_train(cfg: Config, env, params) -> Trainer:
     own_slot = slice(s_dim + obs_dim, s_dim + obs_dim + spec.critic_dim)  # agent i's action in x[i]
 
     def critic_inputs(gstate, obs, act):
-        """``x[i] = [s, o_i, a_i, a_{i+1}, ...]``: the global state (``critic_state="global"``; left
-        out with ``gstate=None``), agent i's observation and every action in agent-relative order
-        (A41) -> ``[n, B, D]``."""
-        rel = jnp.moveaxis(act[:, order], 1, 0).reshape(n, act.shape[0], -1)
-        own = [jnp.swapaxes(obs, 0, 1), rel]
-        if gstate is not None:
-            own.insert(0, jnp.broadcast_to(gstate, (n,) + gstate.shape))
-        return jnp.concatenate(own, -1)
+        return joint_critic_inputs(order, gstate, obs, act)
 
     def env_step(rs_key, env_state, obs, one_hot, cont):
         act = jax.vmap(spec.env_action)(one_hot, cont)
@@ -326,14 +345,9 @@ def make_train(cfg: Config, env, params) -> Trainer:
         k_batch, k_actor = jax.random.split(key)
         b = replay.sample(rs.buffer, k_batch, cfg.batch_size)
         next_act = spec.critic_action(*spec.deterministic(core.actors(rs.actor_target, b["next_obs"])))
-        q_next = core.critics(rs.critic_target, critic_inputs(b.get("next_gstate"), b["next_obs"], next_act))
-        y = core.td_target(rs.hp, q_next, b["reward"], b["terminated"])
+        x_next = critic_inputs(b.get("next_gstate"), b["next_obs"], next_act)
         x = critic_inputs(b.get("gstate"), b["obs"], b["act"])
-        critic_p, critic_opt, c_loss = core.critic_update(rs, x, y)
-        actor_p, actor_opt, a_loss, q = core.actor_update(rs, critic_p, x, own_slot, jnp.swapaxes(b["obs"], 0, 1), k_actor)
-        rs = rs.replace(actor=actor_p, critic=critic_p, actor_opt=actor_opt, critic_opt=critic_opt,
-                        **core.soft_update_targets(rs, actor_p, critic_p))
-        return rs, {"critic_loss": c_loss.mean(), "actor_loss": a_loss.mean(), "q": q.mean()}
+        return core.learn(rs, x, x_next, b["reward"], b["terminated"], own_slot, jnp.swapaxes(b["obs"], 0, 1), k_actor)
 
     def iteration(rs: TrainState, i):
         del i  # nothing periodic

@@ -11,12 +11,9 @@ import numpy as np
 from algos.common import stats
 
 
-def _rollout_stats(env, params, policy, key, num_envs: int, num_steps: int):
-    """Run ``policy(key, obs, state, params)`` on ``num_envs`` envs for ``num_steps`` steps.
-
-    Returns per-env means over the steps: ``reward`` (per agent-step) and every scalar in
-    ``info["metrics"]``; each a ``float32[num_envs]`` array.
-    """
+def rollout(env, params, policy, key, num_envs: int, num_steps: int, record):
+    """Run ``policy(key, obs, state, params)`` on ``num_envs`` envs for ``num_steps`` steps and stack
+    ``record(state, reward, info)`` (the pre-step state) per step: leaves ``[num_envs, num_steps, ...]``."""
 
     def one_env(key):
         k_reset, k_steps = jax.random.split(key)
@@ -26,13 +23,23 @@ def _rollout_stats(env, params, policy, key, num_envs: int, num_steps: int):
             obs, state = carry
             k_act, k_step = jax.random.split(key)
             action = policy(k_act, obs, state, params)
-            obs, state, reward, _, _, info = env.step(k_step, state, action, params)
-            return (obs, state), {"reward": reward.mean(), **info["metrics"]}
+            obs2, state2, reward, _, _, info = env.step(k_step, state, action, params)
+            return (obs2, state2), record(state, reward, info)
 
-        _, trace = jax.lax.scan(body, (obs, state), jax.random.split(k_steps, num_steps))
-        return jax.tree_util.tree_map(lambda x: x.astype(jnp.float32).mean(0), trace)
+        return jax.lax.scan(body, (obs, state), jax.random.split(k_steps, num_steps))[1]
 
     return jax.vmap(one_env)(jax.random.split(key, num_envs))
+
+
+def _rollout_stats(env, params, policy, key, num_envs: int, num_steps: int):
+    """Run ``policy(key, obs, state, params)`` on ``num_envs`` envs for ``num_steps`` steps.
+
+    Returns per-env means over the steps: ``reward`` (per agent-step) and every scalar in
+    ``info["metrics"]``; each a ``float32[num_envs]`` array.
+    """
+    trace = rollout(env, params, policy, key, num_envs, num_steps,
+                    lambda state, reward, info: {"reward": reward.mean(), **info["metrics"]})
+    return jax.tree_util.tree_map(lambda x: x.astype(jnp.float32).mean(1), trace)
 
 
 rollout_stats = jax.jit(_rollout_stats, static_argnums=(0, 2, 4, 5))

@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 if TYPE_CHECKING:
     from benchmarks.reproduce.claims import Claim, Results  # noqa: F401 (annotations)
 
-SEEDS = {"000": "benchmarks.reproduce.seed_000", "003": "benchmarks.reproduce.seed_003"}  # seed id -> module defining REPRODUCTION
+SEEDS = {"000": "benchmarks.reproduce.seed_000", "002": "benchmarks.reproduce.seed_002",
+         "003": "benchmarks.reproduce.seed_003"}  # seed id -> module defining REPRODUCTION
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +45,8 @@ class Job:
     sizes: Mapping[str, int]
     preset: str | None = None
     variant: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    params: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # env Params fields over the preset
+    # (a scenario sweep that keeps the shapes, e.g. seed 002's task size or ES CPU); lists become arrays
 
 
 @dataclasses.dataclass(frozen=True)

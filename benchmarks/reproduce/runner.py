@@ -70,23 +70,34 @@ def learner_config(module, job: Job, settings: Settings, env_steps_per_iter: int
 
 def make_env(job: Job):
     import jaxedge
+    import numpy as np
 
     env = jaxedge.make(job.env, **job.sizes)
-    return env, env.make_params(job.preset)
+    params = env.make_params(job.preset)
+    if job.params:
+        params = params.replace(**{k: np.asarray(v, np.float32) if isinstance(v, (list, tuple)) else v
+                                   for k, v in job.params.items()})
+        env.validate_params(params)
+    return env, params
+
+
+def _scenario(job: Job) -> dict:
+    """The job's env scenario for its signature; env Params overrides only when there are any (older
+    results stay resumable)."""
+    out = {"algo": job.algo, "env": job.env, "sizes": dict(job.sizes), "preset": job.preset}
+    return {**out, "params": dict(job.params)} if job.params else out
 
 
 def training_signature(job: Job, settings: Settings, cfg) -> dict:
     """What a learner's checkpoint must match to be resumed: everything that shapes its training."""
-    return {"algo": job.algo, "env": job.env, "sizes": dict(job.sizes), "preset": job.preset,
-            "variant": dict(job.variant), "seeds": list(settings.seeds),
+    return {**_scenario(job), "variant": dict(job.variant), "seeds": list(settings.seeds),
             "config": json.loads(json.dumps(dataclasses.asdict(cfg)))}
 
 
 def signature(job: Job, settings: Settings, cfg=None) -> dict:
     """What a stored result must match to be reused by ``resume``: the training signature (learners)
     plus the evaluation settings."""
-    base = training_signature(job, settings, cfg) if cfg is not None else {
-        "algo": job.algo, "env": job.env, "sizes": dict(job.sizes), "preset": job.preset}
+    base = training_signature(job, settings, cfg) if cfg is not None else _scenario(job)
     return {**base, "eval": [settings.eval_envs, settings.eval_steps, settings.eval_seed]}
 
 

@@ -522,9 +522,18 @@ class V2X(MultiAgentEnv):
         ``HybridAction`` to pass to `step` and the observation each vehicle acted on (M, obs_dim),
         which equals ``info["twin_observation"]`` of that step.
         """
-        local = self.local_features(state, params)
         dist = distances(state.pos, params.es_pos, params.d_min)
+        return self._sequential(self.local_features(state, params), dist, state.cpu, state.bw, params, agent_policy)
 
+    def act_sequential_from_obs(self, obs: jax.Array, params: Params, agent_policy):
+        """`act_sequential` from the slot-start observations ``obs`` (M, obs_dim) alone (what a
+        decentralised policy gets): each row holds the vehicle's task, distances and gains, and every
+        row the same slot-start twin, which is all the twin recursion needs (eq. 20, S6)."""
+        parts, phys = self.decode_observation(obs), self.physical_observation(obs, params)
+        local = {k: parts[k] for k in ("bits", "dist", "gain")}
+        return self._sequential(local, phys["dist"], phys["cpu"][0], phys["bw"][0], params, agent_policy)
+
+    def _sequential(self, local, dist, cpu0, bw0, params, agent_policy):
         def body(carry, x):
             cpu, bw = carry
             i, local_i, dist_i = x
@@ -532,9 +541,9 @@ class V2X(MultiAgentEnv):
             target, frac = agent_policy(i, obs_i)
             target, frac = self.decode_action(spaces.HybridAction(jnp.asarray(target), jnp.asarray(frac)))
             on_cpu, _, on_bw, _ = routing(target, dist_i, params, self.n_servers)
-            cpu, bw, _, _ = twin.twin_take(cpu, bw, on_cpu, on_bw, frac[1], frac[2])
+            cpu, bw, _, _ = twin.twin_take(cpu, bw, on_cpu, on_bw, frac[1], frac[2])  # DT update (eq. 26)
             return (cpu, bw), (target, frac, obs_i)
 
         xs = (jnp.arange(self.n_vehicles), local, dist)
-        _, (target, frac, obs_seq) = jax.lax.scan(body, (state.cpu, state.bw), xs)
+        _, (target, frac, obs_seq) = jax.lax.scan(body, (cpu0, bw0), xs)
         return spaces.HybridAction(target, frac), obs_seq
