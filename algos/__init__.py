@@ -9,7 +9,7 @@ kinds of action space it handles: "discrete", "multi_discrete", "hybrid") and
     trainer = algos.make_trainer("maddpg", algos.maddpg.Config(), env, params)
 """
 
-from algos import ddpg_vdn, dqn_vdn, ippo, maddpg, maddpg_cgan
+from algos import d3qn_gan, ddpg_vdn, dqn_vdn, ippo, maddpg, maddpg_cgan
 from jaxedge import spaces
 
 ALGOS: dict = {
@@ -18,6 +18,7 @@ ALGOS: dict = {
     "dqn_vdn": dqn_vdn,
     "ddpg_vdn": ddpg_vdn,
     "ippo": ippo,
+    **d3qn_gan.VARIANTS,  # fed_d3qn_gan, id3qn_gan, fed_d3qn, id3qn: one module, switches gan / federated
 }
 
 

@@ -4,6 +4,8 @@
     python benchmarks/train_throughput.py                         # every algo, seeds 1 8 64
     python benchmarks/train_throughput.py --algo maddpg --seeds 1 8 --iters 20
     python benchmarks/train_throughput.py --groups               # vmap only, no blocked rows
+    python benchmarks/train_throughput.py --env slicing --algo fed_d3qn_gan id3qn_gan fed_d3qn id3qn \
+        --seeds 1 4 --groups --out benchmarks/results/train_throughput_slicing   # seed 001's learners
 
 Each algo runs with its default ``Config`` (the defaults of ``scripts/train.py``) on the default
 env, except a small replay buffer (``--buffer``; throughput barely depends on it, memory does: 64
@@ -38,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-from algos import ALGOS  # noqa: E402
+from algos import ALGOS, supports  # noqa: E402
 from algos.common import cli  # noqa: E402
 from algos.common.training import map_runs  # noqa: E402
 
@@ -134,7 +136,11 @@ def main(args):
         "command": " ".join(["python benchmarks/train_throughput.py"] + list(sys.argv[1:] if argv is None else argv)),
     }
     rows = []
-    for algo in args.algo:
+    for algo in list(args.algo):
+        if not supports(algo, env, params):  # e.g. the seed-001 D3QN variants (discrete) on dt_inference
+            print(f"{algo}: skipped, it does not take {args.env}'s action space", flush=True)
+            args.algo.remove(algo)
+            continue
         vmapped = [s for s in args.seeds if s != 1 and (args.vmap_seeds is None or s in args.vmap_seeds)]
         cases = [(1, None)] + [(s, None) for s in vmapped] + [(s, g) for s in args.seeds for g in args.groups if g < s]
         single = None

@@ -43,7 +43,10 @@ def tiny_flags(algo: str) -> list[str]:
 # or learning test). Every other pair, maddpg_cgan's included (its GAN compile costs ~45 s a pair; its
 # dt_inference CLI run is test_maddpg_cgan.py's smoke test), runs with `pytest -m slow`, so the full
 # matrix stays one command without pushing CI past 10 minutes (all pairs measured: 14 min of suite).
-DEFAULT_PAIRS = {(a, "collab_edge") for a in algos.ALGOS if a != "maddpg_cgan"}
+# Seed 001's four D3QN variants share one module: only fed_d3qn_gan runs by default, on its own env.
+D3QN_VARIANTS = {"fed_d3qn_gan", "id3qn_gan", "fed_d3qn", "id3qn"}
+DEFAULT_PAIRS = {(a, "collab_edge") for a in algos.ALGOS if a != "maddpg_cgan" and a not in D3QN_VARIANTS}
+DEFAULT_PAIRS.add(("fed_d3qn_gan", "slicing"))
 
 
 def pair(algo: str, env: str):

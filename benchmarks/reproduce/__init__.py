@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 if TYPE_CHECKING:
     from benchmarks.reproduce.claims import Claim, Results  # noqa: F401 (annotations)
 
-SEEDS = {"000": "benchmarks.reproduce.seed_000"}  # seed id -> module defining REPRODUCTION
+SEEDS = {"000": "benchmarks.reproduce.seed_000", "001": "benchmarks.reproduce.seed_001"}  # seed id -> module defining REPRODUCTION
 
 
 @dataclasses.dataclass(frozen=True)
