@@ -287,7 +287,9 @@ def make_parts(cfg: Config, trunk: Trunk, disc: MLP, tx_g, tx_d) -> types.Simple
     def g_step(gp, opt, dp, b, z, y, lr, weights):
         a = b["action"]
         if cfg.table_adam == "dense":  # the faithful dense Adam over the whole generator
-            loss = lambda p: g_loss(p["trunk"], p["table"][:, a], p["table"].mean(1), dp, b, z, y, weights)  # noqa: E731
+            def loss(p):
+                return g_loss(p["trunk"], p["table"][:, a], p["table"].mean(1), dp, b, z, y, weights)
+
             (_, terms), grads = jax.value_and_grad(loss, has_aux=True)(gp)
             gp, opt = step(tx_g, lr, grads, opt, gp)
             return gp, opt, terms
@@ -388,12 +390,13 @@ def make_train(cfg: Config, env, params) -> Trainer:
 
     def sync(ag: Agents, i, tau):
         """Target update after G update ``i`` (eq. 13 hard copy / A25 soft) and FedAvg at episode ends."""
-        k = i - sizes.warmup_iters + 1  # G updates done (one per learning slot)
+        ups = cfg.updates_per_step
+        k = (i - sizes.warmup_iters + 1) * ups  # G updates done (updates_per_step per learning slot)
         if cfg.target_update == "soft":
             target = soft_update(ag.gen_target, ag.gen, tau)
         else:
-            target = jax.lax.cond((i >= sizes.warmup_iters) & (k % cfg.target_period == 0),
-                                  lambda: ag.gen, lambda: ag.gen_target)
+            crossed = k // cfg.target_period > (k - ups) // cfg.target_period  # a multiple of the period
+            target = jax.lax.cond((i >= sizes.warmup_iters) & crossed, lambda: ag.gen, lambda: ag.gen_target)
         ag = ag.replace(gen_target=target)
         if not cfg.federated:
             return ag
@@ -424,7 +427,8 @@ def make_train(cfg: Config, env, params) -> Trainer:
         lr_g = lr_schedule(hp["lr"], episode, cfg.lr_decay, cfg.lr_decay_episodes)
         lr_d = lr_schedule(hp["lr_d"], episode, cfg.lr_decay, cfg.lr_decay_episodes)
         learning = i >= sizes.warmup_iters
-        rs, losses = gated_updates(learning, lambda r, k: learn(r, k, lr_g, lr_d), rs, k_upd[None])
+        rs, losses = gated_updates(learning, lambda r, k: learn(r, k, lr_g, lr_d), rs,
+                                   jax.random.split(k_upd, cfg.updates_per_step))
         rs = rs.replace(agents=sync(rs.agents, i, hp["tau"]), step=rs.step + 1)
         metrics = env_metrics(reward, info)
         metrics.update(losses, epsilon=eps, lr=lr_g)

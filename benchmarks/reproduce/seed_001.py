@@ -12,6 +12,9 @@ NOT faithful: the quick smoke profile only, and labelled so in the report). Lear
 policies ``random``, ``equal``, ``proportional``, ``obs_oracle`` and ``oracle`` on every point
 (references, never "a baseline": the paper has none).
 
+``--grid sweep_learners=0`` runs Figs 5 / 6 with the reference policies only (their learner claims
+then read "not run"): the CPU option of the committed report.
+
 Each claim is stated with its paper value, ours (mean ± Student-t 95 % CI over seeds), the relative
 AND absolute difference (A46) and two computed verdicts: the direction (CIs apart) and the paper's
 magnitude (the CI-implied interval of the relative difference beyond the claimed percentage). The
@@ -46,11 +49,11 @@ STYLES = {"fed_d3qn_gan": ("C3", "o", "-"), "id3qn_gan": ("C1", "^", "-"), "fed_
           "proportional": ("0.4", "+", ":"), "obs_oracle": ("C4", "*", "--"), "oracle": ("C5", "P", "--")}
 FRACTION = 0.95  # "converged": 95 % of the way to the final training return
 
-GRIDS = dict(users=(10, 15, 20, 25, 30), aps=(3, 4, 5, 6), default=(4, 20), mode=("full",))
+GRIDS = dict(users=(10, 15, 20, 25, 30), aps=(3, 4, 5, 6), default=(4, 20), mode=("full",), sweep_learners=(1,))
 PROFILES = {
     "full": Profile(total_steps=48_000, seeds=5, eval_envs=32, eval_steps=100, grids=GRIDS),
     "quick": Profile(total_steps=400, seeds=2, eval_envs=4, eval_steps=20, fast_compile=True,
-                     grids=dict(users=(10, 20), aps=(2, 3), default=(2, 10), mode=("coarse",)),
+                     grids=dict(users=(10, 20), aps=(2, 3), default=(2, 10), mode=("coarse",), sweep_learners=(1,)),
                      overrides=dict(num_envs=2, batch_size=8, warmup_steps=40, buffer_size=1_000, embed=16,
                                     hidden=16, head_hidden=16, disc_hidden=(16,))),
 }
@@ -81,6 +84,8 @@ def plan(settings: Settings) -> Plan:
         return rid
 
     chosen = [a for a in LEARNERS + REFERENCES if a in settings.algos]
+    # --grid sweep_learners=0: Figs 5 / 6 with the reference policies only (a CPU-budget option)
+    in_sweeps = chosen if int(g.get("sweep_learners", (1,))[0]) else [a for a in chosen if a in REFERENCES]
     layout: dict = {"scenario": {"env": "slicing", "mode": mode, "default": [b0, u0]}}
     if "default" in settings.sections:
         layout["default"] = {"n_aps": b0, "n_users": u0, "runs": {a: add(a, b0, u0) for a in chosen}}
@@ -89,7 +94,7 @@ def plan(settings: Settings) -> Plan:
             points = []
             for v in values:
                 b, u = (b0, int(v)) if section == "users" else (int(v), u0)
-                points.append({"n_aps": b, "n_users": u, "runs": {a: add(a, b, u) for a in chosen}})
+                points.append({"n_aps": b, "n_users": u, "runs": {a: add(a, b, u) for a in in_sweeps}})
             layout[section] = {"var": var, "points": points}
     return Plan(tuple(jobs.values()), layout)
 
@@ -175,7 +180,8 @@ def fig3(results: Results) -> list[Claim]:
     ep = episodes_stat(results, new)
     rec = results.run(new)
     budget = rec["env_steps"] / (rec.get("num_envs", 1) * slots_per_episode(results)) if rec else 0.0
-    rows.append(_claim("F3-converges-500", f"Fig. 3: {label(PROPOSED)} converges around episode 500", "≈ 500 episodes",
+    rows.append(_claim("F3-converges-500", f"Fig. 3: {label(PROPOSED)} converges around episode 500",
+                       "≈ 500 episodes",
                        f"{FRACTION:.0%} of the final training return after {fmt_stat(ep)} episodes of one env",
                        "not run" if budget < 1000 else verdict(effect_interval(ep, {"mean": 600.0, "exact": True}), -1),
                        f"budget {budget:g} episodes per env (paper 1,000): the episode-500 claim needs the full "
@@ -290,7 +296,8 @@ def setup(results: Results) -> list[str]:
         f"* Env `slicing` (Table 1, spec §6.3 gap defaults), action mode **{mode}**"
         + (" (18,496 joint actions per AP, faithful)" if mode == "full" else
            " — NOT FAITHFUL: 100 coarse actions, a smoke setting") + f"; defaults (B, U) = {sc.get('default')}; "
-        f"Fig. 5 U ∈ {g.get('users')}, Fig. 6 B ∈ {g.get('aps')}; sections {', '.join(results.meta.get('sections', []))}.",
+        f"Fig. 5 U ∈ {g.get('users')}, Fig. 6 B ∈ {g.get('aps')}; "
+        f"sections {', '.join(results.meta.get('sections', []))}.",
         "* REDUCED CPU SIZES: the paper trains 1,000 episodes of one env per run; here every learner run has the "
         f"budget above ({results.meta.get('steps', 0):,} env steps = {results.meta.get('steps', 0) // 800:g} "
         "slots-of-8-envs episodes at the learner's default 8 envs per slot unless `--set num_envs` says otherwise), "
@@ -313,7 +320,8 @@ def tables(results: Results) -> list[str]:
     cols = [gap_closed(results, runs, m, t) for t in ("obs_oracle", "oracle") for m in ("reward", "satisfaction")]
     for algo in LEARNERS:
         cells = [f"{c[algo]:.2f}" if algo in c else "—" for c in cols]
-        lines.append(f"| {label(algo)} | " + " | ".join(cells) + f" | {fmt_stat(episodes_stat(results, runs.get(algo)))} |")
+        episodes = fmt_stat(episodes_stat(results, runs.get(algo)))
+        lines.append(f"| {label(algo)} | " + " | ".join(cells) + f" | {episodes} |")
     return lines
 
 
