@@ -58,6 +58,8 @@ class Profile:
     overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # Config fields for every
     # learner that has them (a learner without the field ignores it)
     fast_compile: bool = False  # compile at XLA optimisation level 0 (compile-bound smoke runs)
+    curve_points: int = 40  # chunks per learner job = learning-curve points = checkpoints (fewer for
+    # learners whose train state is large: seed 001's 5-seed state is ~0.8 GB per checkpoint)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +77,7 @@ class Settings:
     sets: tuple = ()  # ((algo or None, key, value text), ...) from ``--set [ALGO:]KEY=VALUE``
     sections: tuple = ()
     algos: tuple = ()
+    curve_points: int = 40  # chunks per learner job (`Profile.curve_points`)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -51,7 +51,7 @@ FRACTION = 0.95  # "converged": 95 % of the way to the final training return
 
 GRIDS = dict(users=(10, 15, 20, 25, 30), aps=(3, 4, 5, 6), default=(4, 20), mode=("full",), sweep_learners=(1,))
 PROFILES = {
-    "full": Profile(total_steps=48_000, seeds=5, eval_envs=32, eval_steps=100, grids=GRIDS),
+    "full": Profile(total_steps=48_000, seeds=5, eval_envs=32, eval_steps=100, grids=GRIDS, curve_points=10),
     "quick": Profile(total_steps=400, seeds=2, eval_envs=4, eval_steps=20, fast_compile=True,
                      grids=dict(users=(10, 20), aps=(2, 3), default=(2, 10), mode=("coarse",), sweep_learners=(1,)),
                      overrides=dict(num_envs=2, batch_size=8, warmup_steps=40, buffer_size=1_000, embed=16,
