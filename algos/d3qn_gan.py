@@ -109,6 +109,7 @@ class Config(OffPolicyConfig):
     reset_adam_on_aggregate: bool = False  # A26 option: fresh Adam moments every round
     common_init: bool = True  # all generators start from one broadcast initialisation (A27)
     table_adam: str = "lazy"  # CPU: Adam on the minibatch's advantage columns ("dense": every column)
+    sequential_runs: bool = True  # CPU: seeds one after the other (a seed vmap of the table scatters is slow)
     eps_greedy: bool = True  # A20 (False: literal Algorithm 1, exploration from the noise only)
     eps_start: float = 1.0
     eps_end: float = 0.01
