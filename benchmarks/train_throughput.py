@@ -133,7 +133,7 @@ def main(args):
         "device": f"{device.platform}:{getattr(device, 'device_kind', '')}", "cpu_count": os.cpu_count(),
         "loadavg_start": os.getloadavg(), "dtype": "float32", "jax": jax.__version__,
         "machine": platform.processor() or platform.machine(),
-        "command": " ".join(["python benchmarks/train_throughput.py"] + list(sys.argv[1:] if argv is None else argv)),
+        "command": " ".join(["python benchmarks/train_throughput.py"] + list(sys.argv[1:])),
     }
     rows = []
     for algo in list(args.algo):
