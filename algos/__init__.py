@@ -14,7 +14,7 @@ twin `v2x`) and
 
 import types
 
-from algos import ddpg, ddpg_vdn, dqn, dqn_vdn, dt_maddpg, fdedge, ippo, maddpg, maddpg_cgan, sac
+from algos import d3qn_gan, ddpg, ddpg_vdn, dqn, dqn_vdn, dt_maddpg, fdedge, ippo, maddpg, maddpg_cgan, sac
 from jaxedge import spaces
 
 
@@ -42,6 +42,8 @@ ALGOS: dict = {
     # seed 002 (v2x): DT-MADDPG and its DDPG baseline
     "dt_maddpg": dt_maddpg,
     "ddpg": ddpg,
+    # seed 001 (slicing): fed_d3qn_gan, id3qn_gan, fed_d3qn, id3qn: one module, switches gan / federated
+    **d3qn_gan.VARIANTS,
 }
 
 

@@ -4,6 +4,8 @@
     python benchmarks/train_throughput.py                         # every algo, seeds 1 8 64
     python benchmarks/train_throughput.py --algo maddpg --seeds 1 8 --iters 20
     python benchmarks/train_throughput.py --groups               # vmap only, no blocked rows
+    python benchmarks/train_throughput.py --env slicing --algo fed_d3qn_gan id3qn_gan fed_d3qn id3qn \
+        --seeds 1 4 --groups --out benchmarks/results/train_throughput_slicing   # seed 001's learners
 
 Each algo runs with its default ``Config`` (the defaults of ``scripts/train.py``) on the default
 env, except a small replay buffer (``--buffer``; throughput barely depends on it, memory does: 64
@@ -38,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-from algos import ALGOS  # noqa: E402
+from algos import ALGOS, supports  # noqa: E402
 from algos.common import cli  # noqa: E402
 from algos.common.training import map_runs  # noqa: E402
 
@@ -131,13 +133,11 @@ def main(args):
         "device": f"{device.platform}:{getattr(device, 'device_kind', '')}", "cpu_count": os.cpu_count(),
         "loadavg_start": os.getloadavg(), "dtype": "float32", "jax": jax.__version__,
         "machine": platform.processor() or platform.machine(),
-        "command": " ".join(["python benchmarks/train_throughput.py"] + list(sys.argv[1:] if argv is None else argv)),
+        "command": " ".join(["python benchmarks/train_throughput.py"] + list(sys.argv[1:])),
     }
     rows = []
-    import algos  # noqa: PLC0415
-
-    skipped = [a for a in args.algo if not algos.supports(a, env, params)]
-    if skipped:  # e.g. seed 003's per-task schedulers run on collab_edge only
+    skipped = [a for a in args.algo if not supports(a, env, params)]
+    if skipped:  # e.g. seed 003's per-task schedulers, seed 001's discrete D3QNs
         print(f"skipping {', '.join(skipped)}: not for {args.env}", file=sys.stderr)
     for algo in [a for a in args.algo if a not in skipped]:
         vmapped = [s for s in args.seeds if s != 1 and (args.vmap_seeds is None or s in args.vmap_seeds)]

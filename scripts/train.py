@@ -10,7 +10,7 @@
 Writes to --out: metrics.csv (per chunk and run), curves.png (mean and Student-t 95 % CI over
 seeds), checkpoint.msgpack (whole train state + metadata + checksum after every chunk, one atomic
 file; checkpoint.json is a readable copy of its metadata), summary.json
-(the deterministic policy's env metrics and those of the random / greedy baselines on the same
+(the deterministic policy's env metrics and those of the random / greedy / equal baselines on the same
 evaluation keys, each mean with a Student-t 95 % CI; one run has ``ci95: null``).
 """
 
@@ -35,7 +35,7 @@ from algos.common.evaluation import evaluate, evaluate_runs  # noqa: E402
 from algos.common.runlog import plot_curves  # noqa: E402
 from algos.common.runner import TrainingDiverged, train_runs  # noqa: E402
 
-BASELINES = ("random", "greedy")
+BASELINES = ("random", "greedy", "equal")  # each where the env has it (equal: slicing)
 
 
 def build_parser() -> cli.Parser:
@@ -118,7 +118,8 @@ def run(args) -> dict:
         plot_curves(out / "curves.png", result.rows, runs, summary["baselines"])
     print(f"wrote {out}/summary.json ({result.wall_s:.0f}s wall)", file=sys.stderr)
     for name, st in [("trained", summary["final"])] + list(summary["baselines"].items()):
-        cells = "  ".join(f"{k}={stats.fmt(st[k])}" for k in ("reward", "cost", "delay", "energy") if k in st)
+        cells = "  ".join(f"{k}={stats.fmt(st[k])}" for k in ("reward", "cost", "delay", "energy", "satisfaction")
+                          if k in st)
         print(f"  {name:8s} {cells}", file=sys.stderr)
     return {"finished": True, "summary": summary, "train_state": result.runner_state}
 
@@ -155,6 +156,8 @@ def evaluate_and_summarise(args, env, params, trainer, result, runs, sweep) -> d
     }
     if "greedy" in baselines and "cost" in final:
         summary["beats_greedy_on_cost"] = final["cost"]["mean"] < baselines["greedy"]["cost"]["mean"]
+    if "equal" in baselines:
+        summary["beats_equal_on_reward"] = final["reward"]["mean"] > baselines["equal"]["reward"]["mean"]
     return summary
 
 

@@ -45,7 +45,9 @@ def tiny_flags(algo: str) -> list[str]:
 # matrix stays one command without pushing CI past 10 minutes (all pairs measured: 14 min of suite).
 # Seed 003's learners share one slot loop (algos/common/task_slots.py): fdedge and dqn stand for them
 # in the default suite, the Config variants and SAC run with -m slow (tests/test_fdedge.py covers the loop).
-SLOW_ON_COLLAB = {"maddpg_cgan", "fdedge_nf", "d2sac", "sac", "sac_f"}
+# Seed 001's four D3QN variants share one module and run on slicing only: all four pairs run with -m slow
+# (tests/test_d3qn_gan.py covers the module in the default suite).
+SLOW_ON_COLLAB = {"maddpg_cgan", "fdedge_nf", "d2sac", "sac", "sac_f"} | set(algos.d3qn_gan.VARIANTS)
 DEFAULT_PAIRS = {(a, "collab_edge") for a in algos.ALGOS if a not in SLOW_ON_COLLAB}
 
 

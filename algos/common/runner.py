@@ -91,10 +91,14 @@ class RunResult:
 def default_run_group(cfg) -> int | None:
     """Runs vmapped together: all at once on an accelerator; on a CPU blocks of `CPU_RUN_GROUP`, or
     one after the other for maddpg's ``discrete_actor_loss="expected"``, which jaxlib 0.10.2's CPU
-    backend crashes on under a run vmap (see `algos.common.training.map_runs`)."""
+    backend crashes on under a run vmap (see `algos.common.training.map_runs`), and for a Config
+    with ``sequential_runs=True`` (seed 001's D3QN learners: their vmapped lazy-Adam scatters ran
+    ~10x slower per run than single runs on a 2-core CPU)."""
     if jax.default_backend() != "cpu":
         return None
-    return 1 if getattr(cfg, "discrete_actor_loss", None) == "expected" else CPU_RUN_GROUP
+    if getattr(cfg, "discrete_actor_loss", None) == "expected" or getattr(cfg, "sequential_runs", False):
+        return 1
+    return CPU_RUN_GROUP
 
 
 def run_keys_hp(runs: list[dict], sweep_keys) -> tuple:

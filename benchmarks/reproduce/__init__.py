@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 if TYPE_CHECKING:
     from benchmarks.reproduce.claims import Claim, Results  # noqa: F401 (annotations)
 
-SEEDS = {"000": "benchmarks.reproduce.seed_000", "002": "benchmarks.reproduce.seed_002",
-         "003": "benchmarks.reproduce.seed_003"}  # seed id -> module defining REPRODUCTION
+SEEDS = {"000": "benchmarks.reproduce.seed_000", "001": "benchmarks.reproduce.seed_001",
+         "002": "benchmarks.reproduce.seed_002", "003": "benchmarks.reproduce.seed_003"}  # id -> module with REPRODUCTION
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +61,8 @@ class Profile:
     overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # Config fields for every
     # learner that has them (a learner without the field ignores it)
     fast_compile: bool = False  # compile at XLA optimisation level 0 (compile-bound smoke runs)
+    curve_points: int = 40  # chunks per learner job = learning-curve points = checkpoints (fewer for
+    # learners whose train state is large: seed 001's 5-seed state is ~0.8 GB per checkpoint)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +80,7 @@ class Settings:
     sets: tuple = ()  # ((algo or None, key, value text), ...) from ``--set [ALGO:]KEY=VALUE``
     sections: tuple = ()
     algos: tuple = ()
+    curve_points: int = 40  # chunks per learner job (`Profile.curve_points`)
 
 
 @dataclasses.dataclass(frozen=True)

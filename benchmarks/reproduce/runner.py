@@ -65,7 +65,8 @@ def learner_config(module, job: Job, settings: Settings, env_steps_per_iter: int
     cfg = dataclasses.replace(module.Config(), **over)
     per_iter = env_steps_per_iter or cfg.num_envs
     iters = max(1, math.ceil(cfg.total_env_steps / per_iter))
-    return dataclasses.replace(cfg, chunk_size=max(1, math.ceil(iters / CURVE_POINTS)))
+    points = getattr(settings, "curve_points", CURVE_POINTS)
+    return dataclasses.replace(cfg, chunk_size=max(1, math.ceil(iters / points)))
 
 
 def make_env(job: Job):

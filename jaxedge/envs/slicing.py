@@ -55,7 +55,8 @@ Gap resolutions (seed_001_spec.md §9 / §6.3; each is a ``Params`` field):
   bandwidth/compute is ``n_*_blocks`` x block size (36 MHz and 900 kMc/s at the defaults).
 ``Params.paper()`` (the default) is Table 1 with these resolutions; ``Params.alternative()`` switches
 every optional reading the spec names (W_bar = 100 kHz, NF 9 dB, reciprocal fading, per-episode
-slices, raw observations, unclipped delays). ``default_params`` caps ``n_users`` at ``max_users``.
+slices, raw observations, unclipped delays). ``default_params`` serves every user slot: ``n_users =
+max_users`` (20 at the defaults), so ``jaxedge.make("slicing", max_users=U)`` is the U-user scenario.
 Spec options not implemented: a fixed total noise power (A2), positions fixed for a whole run (A5),
 random task sizes or Bernoulli arrivals (A7, non-faithful), per-AP local rewards (A13, an ablation)
 and nearest-AP re-association (A47).
@@ -264,7 +265,7 @@ class Slicing(MultiAgentEnv):
         if self.n_slices != 3:
             raise ValueError("Slicing.default_params has 3 slices; pass Params with per-slice arrays "
                              f"of length n_slices = {self.n_slices}")
-        return params.replace(n_users=min(params.n_users, self.max_users))
+        return params.replace(n_users=self.max_users)
 
     @property
     def unit(self) -> int:
