@@ -203,6 +203,7 @@ def test_killed_and_resumed_run_matches_uninterrupted(tmp_path, cache_dir):
     assert (tmp_path / "part" / "metrics.csv").read_text() == (full / "metrics.csv").read_text()
 
 
+@pytest.mark.slow  # ~35 s; the default suite keeps the baselines' learning tests (test_learning.py)
 def test_maddpg_beats_random():
     """Seeded, tolerance-based: 3 vmapped seeds, ~1000 updates on a 2x2x2 dt_inference (calibrated)."""
     env = jaxedge.make("dt_inference", n_users=2, n_servers=2, n_tasks=2)

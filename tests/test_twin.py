@@ -79,6 +79,7 @@ def prediction_error(params, stats, key, obs, act, truth_next, truth_reward):
     return err_o, err_r
 
 
+@pytest.mark.slow  # ~40 s of GAN training; the twin's wiring is covered by the fast tests here
 def test_twin_trained_on_a_fixed_buffer_lowers_its_prediction_error(twins):
     """300 `train_step`s (batch 64) on a fixed buffer of 512 joint rows: each agent's conditional-mean
     error on held-out conditions falls well below the untrained twin's (evaluated with the data's
