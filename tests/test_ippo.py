@@ -6,6 +6,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import jaxedge
 from algos import ALGOS, ippo
@@ -147,6 +148,7 @@ def test_separate_parameters_per_agent_on_a_hybrid_space():
     assert action.discrete.shape == (2, 2) and action.continuous.shape == (2, 2, 2)
 
 
+@pytest.mark.slow  # ~30 s; ippo's update is covered by the fast tests here
 def test_ippo_beats_random_on_slicing():
     """Slicing (coarse actions: 100 per AP, 4 APs) is a contextual bandit whose random allocation
     starves slices: 3 vmapped seeds of ~20k env steps each must beat random's reward on every seed."""

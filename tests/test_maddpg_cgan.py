@@ -37,6 +37,7 @@ def test_relative_order_puts_self_first():
     np.testing.assert_array_equal(order, [[0, 1, 2], [1, 2, 0], [2, 0, 1]])
 
 
+@pytest.mark.slow  # ~90 s of GAN compile in a subprocess; the twin, pool and FL pieces have fast tests
 def test_train_cli_maddpg_cgan_smoke(tmp_path_factory):
     """``--algo maddpg_cgan`` end to end on tiny sizes with the twin on from 48 env steps, a GAN update
     every 2 iterations and an FL round every 5: summary, checkpoint and finite GAN metrics."""

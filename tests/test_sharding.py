@@ -16,6 +16,7 @@ from jaxedge import sharding
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # ~32 s subprocess on 8 forced devices
 def test_sharded_equals_unsharded_on_8_forced_cpu_devices():
     env = dict(os.environ)
     env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8").strip()
