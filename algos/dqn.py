@@ -17,8 +17,8 @@ import jax.numpy as jnp
 import optax
 
 from algos.common.networks import TorchMLP
-from algos.common.task_slots import Agent, adam, check_env, make_slot_trainer
-from algos.common.training import OffPolicyConfig, Trainer, hparams
+from algos.common.task_slots import Agent, SlotRunConfig, adam, check_env, make_slot_trainer
+from algos.common.training import Trainer, hparams
 
 TRACED = ("lr", "gamma", "epsilon")
 ACTION_SPACES = ("discrete",)
@@ -26,20 +26,9 @@ ENVS = ("collab_edge",)
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(OffPolicyConfig):
-    """The released DQN's constants (spec §6); run sizes as `algos.fdedge.Config`."""
+class Config(SlotRunConfig):
+    """The released DQN's constants (spec §6); run sizes from `SlotRunConfig`."""
 
-    total_env_steps: int = 1_000_000  # 100 episodes of the paper's env (padded per-task steps)
-    num_envs: int = 1
-    chunk_size: int = 100
-    batch_size: int = 64
-    buffer_size: int = 10_000
-    warmup_steps: int = 500
-    updates_per_step: int = 1
-    max_grad_norm: float = 0.0
-    update_every: str = "slot"
-    memory_index: str = "slot_and_index"
-    x_init: str = "normal"
     hidden: Sequence[int] = (128, 128)
     lr: float = 1e-3
     gamma: float = 0.95

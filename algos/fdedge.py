@@ -39,8 +39,8 @@ import numpy as np
 
 from algos.common import discrete_sac as dsac
 from algos.common.diffusion import Denoiser, reverse_chain, vp_schedule
-from algos.common.task_slots import Agent, adam, check_env, make_slot_trainer
-from algos.common.training import OffPolicyConfig, Trainer, hparams
+from algos.common.task_slots import Agent, SlotRunConfig, adam, check_env, make_slot_trainer
+from algos.common.training import Trainer, hparams
 
 TRACED = ("lr_actor", "lr_critic", "lr_alpha", "gamma", "tau", "alpha_init", "target_entropy")
 ACTION_SPACES = ("discrete",)
@@ -53,20 +53,11 @@ EVAL_KEY = jax.random.PRNGKey(20251215)
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(OffPolicyConfig):
+class Config(SlotRunConfig):
     """Spec §5 / Table III / §7.2 ([C]'s constants). Run sizes: 100 episodes of the paper's env
     (B = 10, N_max = 100: 100 slots x 100 padded per-task steps each, ~505k decisions, ~9.9k updates)
     on one env, one iteration per slot, one chunk per episode."""
 
-    total_env_steps: int = 1_000_000  # 100 episodes x 100 slots x 100 per-task steps (padded)
-    num_envs: int = 1  # the paper's schedule: one env, decisions in sequence
-    chunk_size: int = 100  # slots per chunk: one episode at the paper's sizes
-    batch_size: int = 64  # K
-    buffer_size: int = 10_000  # |R|, FIFO
-    warmup_steps: int = 500  # updates start once the replay holds more transitions than this
-    updates_per_step: int = 1  # per slot
-    max_grad_norm: float = 0.0  # 0: no clipping ([C])
-    update_every: str = "slot"  # "slot" ([C]) | "K_tasks" (Alg. 1 l. 15)
     # actor (FDN)
     hidden: Sequence[int] = (128, 128)
     activation: str = "relu"
@@ -78,8 +69,6 @@ class Config(OffPolicyConfig):
     beta_max: float = 10.0
     feedback_mode: str = "replace"  # replace (paper) | noised (SDEdit-like) | none (FDEdge-NF, [C] in effect)
     stored_value: str = "softmax"  # what X[t, n] keeps: softmax ([C]) | x0 (paper text) (A2)
-    memory_index: str = "slot_and_index"  # X[t, n] (Alg. 1) | prev_slot_same_index (§IV-A.5) (A3)
-    x_init: str = "normal"  # Fig. 6: normal | uniform | zeros | ones
     action_select: str = "argmax"  # argmax ([C], eq. 9) | sample (A23)
     target_actor: bool = False  # D2SAC: a Polyak target actor for s'
     eval_noise: str = "obs_seeded"  # the deterministic policy's chain noise (see make_train's act)

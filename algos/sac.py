@@ -22,8 +22,8 @@ import jax.numpy as jnp
 
 from algos.common import discrete_sac as dsac
 from algos.common.networks import TorchMLP
-from algos.common.task_slots import Agent, adam, check_env, make_slot_trainer
-from algos.common.training import OffPolicyConfig, Trainer, hparams
+from algos.common.task_slots import Agent, SlotRunConfig, adam, check_env, make_slot_trainer
+from algos.common.training import Trainer, hparams
 
 TRACED = ("lr_actor", "lr_critic", "lr_alpha", "gamma", "tau", "alpha_init", "target_entropy")
 ACTION_SPACES = ("discrete",)
@@ -31,20 +31,10 @@ ENVS = ("collab_edge",)
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(OffPolicyConfig):
-    """The released ``baselines/SAC`` constants (spec §6); run sizes as `algos.fdedge.Config`."""
+class Config(SlotRunConfig):
+    """The released ``baselines/SAC`` constants (spec §6); run sizes from `SlotRunConfig`."""
 
-    total_env_steps: int = 1_000_000  # 100 episodes of the paper's env (padded per-task steps)
-    num_envs: int = 1
-    chunk_size: int = 100  # one episode per chunk
-    batch_size: int = 64
-    buffer_size: int = 10_000
     warmup_steps: int = 300  # updates once the replay holds more than this
-    updates_per_step: int = 1
-    max_grad_norm: float = 0.0
-    update_every: str = "slot"
-    memory_index: str = "slot_and_index"
-    x_init: str = "normal"
     feedback: bool = False  # SAC-F: x_I in the state
     hidden: Sequence[int] = (128, 128)
     critic_hidden: Sequence[int] = (128, 128)

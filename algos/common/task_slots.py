@@ -38,12 +38,40 @@ import optax
 from flax import struct
 
 from algos.common import replay
-from algos.common.training import ReplaySpec, Trainer, gated_updates, make_optimizer, make_trainer, schedule
+from algos.common.training import (
+    OffPolicyConfig, ReplaySpec, Trainer, gated_updates, make_optimizer, make_trainer, schedule,
+)
 from jaxedge.envs.collab_edge import Draws
 
 MEMORY_INDEX = ("slot_and_index", "prev_slot_same_index")
 UPDATE_EVERY = ("slot", "K_tasks")
 X_INIT = ("normal", "uniform", "zeros", "ones")
+
+
+@dataclasses.dataclass(frozen=True)
+class SlotRunConfig(OffPolicyConfig):
+    """The run sizes every seed-003 learner shares: 100 episodes of the paper's env (B = 10,
+    N_max = 100: 100 slots x 100 padded per-task steps) on one env, one iteration per slot, one chunk
+    per episode ([C]'s schedule); the learners' Configs add their networks and constants."""
+
+    total_env_steps: int = 1_000_000  # 100 episodes x 100 slots x 100 per-task steps (padded)
+    num_envs: int = 1  # the paper's schedule: one env, decisions in sequence
+    chunk_size: int = 100  # slots per chunk: one episode at the paper's sizes
+    batch_size: int = 64  # K
+    buffer_size: int = 10_000  # |R|, FIFO
+    warmup_steps: int = 500  # updates start once the replay holds more transitions than this
+    updates_per_step: int = 1  # per slot
+    max_grad_norm: float = 0.0  # 0: no clipping ([C])
+    update_every: str = "slot"  # "slot" ([C]) | "K_tasks" (Alg. 1 l. 15)
+    memory_index: str = "slot_and_index"  # X[t, n] (Alg. 1) | prev_slot_same_index (§IV-A.5) (A3)
+    x_init: str = "normal"  # Fig. 6: normal | uniform | zeros | ones
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name, allowed in (("update_every", UPDATE_EVERY), ("memory_index", MEMORY_INDEX),
+                              ("x_init", X_INIT)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"Config.{name} must be one of {allowed}, got {getattr(self, name)!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,18 +139,11 @@ def skip_padding(env, state, params, period0):
     return jax.tree_util.tree_map(lambda a, b: jnp.where(pad, a, b), jumped, state)
 
 
-def make_slot_trainer(cfg, env, params, agent: Agent, default_hp: dict) -> Trainer:
+def make_slot_trainer(cfg: SlotRunConfig, env, params, agent: Agent, default_hp: dict) -> Trainer:
     """A `Trainer` whose iteration is one slot of ``cfg.num_envs`` envs plus the gated updates.
 
-    ``cfg`` needs the `OffPolicyConfig` fields plus ``update_every``, ``memory_index`` and ``x_init``.
     ``total_env_steps`` counts the env's padded per-task steps (``max_tasks`` per slot and env).
     """
-    if cfg.update_every not in UPDATE_EVERY:
-        raise ValueError(f"Config.update_every must be one of {UPDATE_EVERY}, got {cfg.update_every!r}")
-    if cfg.memory_index not in MEMORY_INDEX:
-        raise ValueError(f"Config.memory_index must be one of {MEMORY_INDEX}, got {cfg.memory_index!r}")
-    if cfg.x_init not in X_INIT:
-        raise ValueError(f"Config.x_init must be one of {X_INIT}, got {cfg.x_init!r}")
     E, S, B = cfg.num_envs, env.max_tasks, env.n_servers
     if cfg.buffer_size < E * S:
         raise ValueError(f"Config.buffer_size ({cfg.buffer_size}) must hold one slot of every env "
