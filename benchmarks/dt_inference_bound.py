@@ -71,7 +71,8 @@ def default_sizes(num_envs: int, steps: int, seed: int, iters: int) -> dict:
     out["bound_s"] = round(time.perf_counter() - t0, 1)
     out["policies"] = {name: {m: evaluate(env, params, heuristics.make_heuristic(env, name), key, num_envs, steps)[m]
                               for m in METRICS} for name in POLICIES}
-    out["learners"] = {label: {m: final[m] for m in METRICS if m in final} for label, final in learner_rows(num_envs, steps)}
+    out["learners"] = {label: {m: final[m] for m in METRICS if m in final}
+                       for label, final in learner_rows(num_envs, steps)}
     return out
 
 
@@ -84,6 +85,12 @@ def tiny(num_envs: int, steps: int, seed: int) -> dict:
     for name in ("oracle",) + POLICIES:
         out[name] = evaluate(env, params, heuristics.make_heuristic(env, name), key, num_envs, steps)["cost"]
     return out
+
+
+def fmt(stat: dict) -> str:
+    if "n" not in stat:  # older one-run summaries store no count (and a CI of 0)
+        stat = {**stat, "ci95": stat.get("ci95") or None}
+    return stats.fmt(stat, with_n="n" in stat)
 
 
 def cut(bound: dict, ref: dict) -> float:
@@ -102,19 +109,20 @@ def markdown(rows: list[dict], small: dict, command: str) -> list[str]:
         lines += [f"## Default sizes (8 users, 6 servers, 3 tasks), {r['envs']} envs x {r['steps']} steps, "
                   f"eval seed {r['eval_seed']}", "",
                   "| row | cost | delay (s) | energy (J) | reward | max cut |", "|---|---:|---:|---:|---:|---:|",
-                  f"| **lower bound** | {stats.fmt(r['bound'])} | — | — | — | — |"]
+                  f"| **lower bound** | {fmt(r['bound'])} | — | — | — | — |"]
         for label, st in [(f"Greedy (paper, `{p}`)" if p == "greedy_paper" else f"`{p}`", r["policies"][p])
                           for p in POLICIES] + list(r["learners"].items()):
-            lines.append(f"| {label} | " + " | ".join(stats.fmt(st[m]) if m in st else "—" for m in METRICS)
+            lines.append(f"| {label} | " + " | ".join(fmt(st[m]) if m in st else "—" for m in METRICS)
                          + f" | {100 * cut(r['bound'], st['cost']):.1f} % |")
         lines.append("")
     lines += ["## Tightness where the optimum is computable (2 users, 2 servers, 2 tasks)", "",
               f"{small['envs']} envs x {small['steps']} steps: the exhaustive per-step oracle (every joint target, "
               "KKT frequencies and sqrt bandwidth split) is an achievable cost, so bound <= oracle always.", "",
               "| row | cost | above the bound |", "|---|---:|---:|",
-              f"| lower bound | {stats.fmt(small['bound'])} | — |"]
+              f"| lower bound | {fmt(small['bound'])} | — |"]
     for name in ("oracle",) + POLICIES:
-        lines.append(f"| `{name}` | {stats.fmt(small[name])} | {100 * (small[name]['mean'] / small['bound']['mean'] - 1):.2f} % |")
+        above = 100 * (small[name]["mean"] / small["bound"]["mean"] - 1)
+        lines.append(f"| `{name}` | {fmt(small[name])} | {above:.2f} % |")
     return lines
 
 
@@ -126,8 +134,15 @@ def main(argv=None):
     ap.add_argument("--iters", type=int, default=100, help="dual ascent iterations per step")
     ap.add_argument("--tiny-envs", type=int, default=16)
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--render-only", action="store_true", help="rewrite the .md from the .json, compute nothing")
     args = ap.parse_args(argv)
-    command = "python benchmarks/dt_inference_bound.py" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
+    if args.render_only:
+        data = json.loads((args.out / "dt_inference_bound.json").read_text())
+        (args.out / "dt_inference_bound.md").write_text(
+            "\n".join(markdown(data["default"], data["tiny"], data["command"])) + "\n")
+        return
+    flags = " ".join(argv if argv is not None else sys.argv[1:])
+    command = f"python benchmarks/dt_inference_bound.py {flags}".rstrip()
     rows = [default_sizes(n, args.steps, args.eval_seed, args.iters) for n in args.envs]
     small = tiny(args.tiny_envs, 20, args.eval_seed)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -35,23 +35,22 @@ def tiny_costs():
         return state, jnp.stack(out), actions[-1].continuous
 
     state, cost, paper_phi = jax.device_get(jax.vmap(costs)(jax.random.split(jax.random.PRNGKey(7), 12)))
-    return dict(zip(names, np.asarray(cost, np.float64).T)), dtb.step_bound(state, params, iters=60), paper_phi
+    return dict(zip(names, np.asarray(cost, np.float64).T)), dtb.step_bound(state, params, iters=60), paper_phi, state
 
 
 def test_bound_below_oracle_below_greedy_on_tiny_instances(tiny_costs):
-    cost, bound, _ = tiny_costs
+    cost, bound, *_ = tiny_costs
     assert (bound <= cost["oracle"] * (1 + 1e-5)).all(), (bound, cost["oracle"])
     assert (cost["oracle"] <= cost["greedy"] * (1 + 1e-5)).all()
     assert (cost["oracle"] <= cost["greedy_paper"] * (1 + 1e-5)).all()
     assert bound.mean() > 0.8 * cost["oracle"].mean()  # and it is not vacuous
 
 
-def test_bound_prices_an_option_as_the_env_does():
-    """No prices: the bound's local and server terms equal the env's eq.-8 cost at the optimum f, b."""
-    env = jaxedge.make("dt_inference", **TINY)
-    params = env.default_params
-    _, state = jax.jit(env.reset)(jax.random.PRNGKey(3), params)
-    t = dtb.step_terms(jax.tree_util.tree_map(lambda x: np.asarray(x)[None], state), params)
+def test_bound_prices_an_option_as_the_env_does(tiny_costs):
+    """No prices: the bound's server terms equal the env's eq.-8 cost at the optimum f, b."""
+    params = dti.Params.calibrated()
+    state = jax.tree_util.tree_map(lambda x: np.asarray(x)[0], tiny_costs[3])
+    t = dtb.step_terms(jax.tree_util.tree_map(lambda x: x[None], state), params)
     cpu, f = dtb.cpu_term(t["a"][0, 0], t["e_srv"][0, 0], 0.0, t["f_server"][0, 0])
     up, b = dtb.uplink(t["c"][0, 0, 0], t["k"][0, 0, 0], 0.0, t["b_server"][0, 0], False)
     cycles, bits = (x[0, 0] for x in dti.tasks.medmnist_cycles_and_bits(state.task_type, 1.0, 64.0))

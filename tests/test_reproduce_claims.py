@@ -250,7 +250,8 @@ def test_ablation_verdicts_and_headroom_table():
     plan = {"ablation": {"runs": {"full": "full", "no twin features (R0)": "r0", "no DT-pool data": "nosyn",
                                   "GAN loss minimax": "missing"}},
             "servers": {"points": [{"n_users": 8, "n_servers": 6,
-                                    "runs": {"maddpg_cgan": "full", "greedy": "g", "greedy_paper": "gp", "bound": "b"}}]}}
+                                    "runs": {"maddpg_cgan": "full", "greedy": "g", "greedy_paper": "gp",
+                                             "bound": "b"}}]}}
     res = C.Results({"meta": {}, "plan": plan, "runs": runs})
     rows = by_id(S0.ablation(res))
     assert rows["A-no_twin_features_(R0)"].verdict == "reproduced"

@@ -17,7 +17,8 @@ The single-task caps f <= F_k, b <= B_k are implied by C3 / C4, so they stay. Th
 closed-form with total noise (r = b log2(1 + snr)); with a PSD (the ``paper`` preset) it is
 `v2x_bound.uplink_term`'s certified bracket. The CPU term's cubic is solved by Newton from above and
 bounded by the tangent at a verified bracket (``h(f*) >= h(hi) - |h'(hi)| |f* - hi|``), so rounding
-never loosens the certificate (a final 1e-9 relative margin covers the rounding of the sums). Prices are improved per step by multiplicative supergradient ascent
+never loosens the certificate (a final 1e-9 relative margin covers the rounding of the sums).
+Prices are improved per step by multiplicative supergradient ascent
 (as `v2x_bound.slot_bound`); every iterate is a valid bound and the best is kept. `step_bound` is
 checked against the exhaustive oracle on tiny instances (tests/test_dt_inference_bound.py).
 """

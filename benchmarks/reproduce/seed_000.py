@@ -1,6 +1,6 @@
 """Seed 000 (MADDPG-CGAN): jobs, claims and figures of the reproduction (spec §6.5-§6.9, §7, §9.5 B1-B5).
 
-    python scripts/reproduce.py --seed 000                     # everything, 5 seeds (~3 h, idle 2-core CPU)
+    python scripts/reproduce.py --seed 000                     # everything, 5 seeds (~4 h, idle 2-core CPU)
     python scripts/reproduce.py --seed 000 --quick --out /tmp/repro
 
 Sections (``--only``): ``users`` (N^u in {3, 6, 9, 12} with 6 servers: Figs 6 / 7), ``servers``
@@ -20,7 +20,8 @@ heuristics first, then the default point's learners (convergence, FL, ablation),
 The default budget (6,000 env steps per run and seed; the spec's is 30,000) is the smallest in which
 MADDPG-CGAN's twin replaces real data (``gan_warmup_steps`` = 4,000) for a third of training; it is
 set by CPU time, not convergence (measured, idle 2-core CPU, 5 seeds at 8 users / 6 servers:
-maddpg_cgan 656 s, maddpg 151 s, ddpg_vdn 89 s, dqn_vdn 94 s; the full plan ~3 h).
+maddpg_cgan 656 s, maddpg 151 s, ddpg_vdn 89 s, dqn_vdn 94 s; the full plan, 39 learner jobs with the
+ablation, ~4 h; the 40 heuristic and bound jobs took 42 min on a heavily loaded machine, load ~15).
 """
 
 from __future__ import annotations
@@ -339,7 +340,8 @@ def ordering(results: Results) -> list[Claim]:
                 extra = "" if learner in ("maddpg_cgan", "dqn_vdn", "ddpg_vdn") else " (not in the paper's figure)"
                 rows.append(_claim(f"F{fig}-{learner}-vs-{greedy}",
                                    f"Fig. {fig}: {label(learner)} {metric} below {label(greedy)} at every {var}{extra}",
-                                   "below", f"{sum(x == 'reproduced' for x in vs)}/{len(mine)} points lower (CIs apart)",
+                                   "below",
+                                   f"{sum(x == 'reproduced' for x in vs)}/{len(mine)} points lower (CIs apart)",
                                    combine(vs), f"per {var}: {detail or '—'}"))
         vs, names = [], []
         for p in (p for p in points if PROPOSED in p["runs"]):
@@ -438,7 +440,29 @@ def setup(results: Results) -> list[str]:
         "most any learner can gain on cost. It bounds `cost` only (the other rows read —).",
         "* Ablation arms (`maddpg_cgan.Config` fields, at the convergence point): "
         + "; ".join(f"{k}: {v or 'defaults'}" for k, v in ABLATION.items()) + ".",
-    ]
+    ] + missing_learners(results)
+
+
+def planned_ids(layout) -> set:
+    """Every run id the plan's layout names (sweep cells, convergence, FL, ablation)."""
+    if isinstance(layout, dict):
+        return set().union(*(planned_ids(v) for v in layout.values())) if layout else set()
+    if isinstance(layout, list):
+        return set().union(*(planned_ids(v) for v in layout)) if layout else set()
+    return {layout} if isinstance(layout, str) and "@" in layout else set()
+
+
+def missing_learners(results: Results) -> list[str]:
+    """A line naming the planned learner jobs without a result: the justification of their "not run" claims."""
+    ids = {i for i in planned_ids(results.plan) if i.split("@")[0].split("[")[0] in LEARNERS}
+    missing = sorted(i for i in ids if results.run(i) is None)
+    if not missing:
+        return []
+    return [f"* **Not run in this invocation: {len(missing)} of {len(ids)} learner jobs** ({', '.join(missing)}): the "
+            "CPU budget of this invocation (its command and wall time above) ran out first, so every claim that needs "
+            "one reads *not run*; heuristics and the bound ran first and are complete. `--resume` with the same "
+            "command continues them. Learner results at a larger budget (64,000 env steps, 5 seeds, MADDPG-CGAN and "
+            "MADDPG at 8 users / 6 servers, same evaluation keys): `benchmarks/results/reproduce_000_64k/`."]
 
 
 def headroom(results: Results) -> list[str]:
