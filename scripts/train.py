@@ -10,8 +10,10 @@
 Writes to --out: metrics.csv (per chunk and run), curves.png (mean and Student-t 95 % CI over
 seeds), checkpoint.msgpack (whole train state + metadata + checksum after every chunk, one atomic
 file; checkpoint.json is a readable copy of its metadata), summary.json
-(the deterministic policy's env metrics and those of the random / greedy / equal baselines on the same
-evaluation keys, each mean with a Student-t 95 % CI; one run has ``ci95: null``).
+(the deterministic policy's env metrics and those of the random / greedy / greedy_paper / equal
+baselines on the same evaluation keys, each mean with a Student-t 95 % CI; one run has ``ci95: null``;
+on an env with a certified lower bound, dt_inference, ``bound``: the least cost ANY policy can reach on
+those keys, and ``headroom_vs_greedy``: (greedy - bound) / greedy, the most a learner can gain on cost).
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from algos.common.evaluation import evaluate, evaluate_runs  # noqa: E402
 from algos.common.runlog import plot_curves  # noqa: E402
 from algos.common.runner import TrainingDiverged, train_runs  # noqa: E402
 
-BASELINES = ("random", "greedy", "equal")  # each where the env has it (equal: slicing)
+BASELINES = ("random", "greedy", "greedy_paper", "equal")  # each where the env has it (equal: slicing;
+# greedy_paper: dt_inference, the paper's full-capacity greedy beside our cost-aware one)
 
 
 def build_parser() -> cli.Parser:
@@ -117,7 +120,8 @@ def run(args) -> dict:
     if not args.no_plot:
         plot_curves(out / "curves.png", result.rows, runs, summary["baselines"])
     print(f"wrote {out}/summary.json ({result.wall_s:.0f}s wall)", file=sys.stderr)
-    for name, st in [("trained", summary["final"])] + list(summary["baselines"].items()):
+    for name, st in ([("trained", summary["final"])] + list(summary["baselines"].items())
+                     + ([("bound", summary["bound"])] if "bound" in summary else [])):
         cells = "  ".join(f"{k}={stats.fmt(st[k])}" for k in ("reward", "cost", "delay", "energy", "satisfaction")
                           if k in st)
         print(f"  {name:8s} {cells}", file=sys.stderr)
@@ -156,6 +160,11 @@ def evaluate_and_summarise(args, env, params, trainer, result, runs, sweep) -> d
     }
     if "greedy" in baselines and "cost" in final:
         summary["beats_greedy_on_cost"] = final["cost"]["mean"] < baselines["greedy"]["cost"]["mean"]
+    if env.name in heuristics.BOUNDS:  # the least cost any policy can reach on the same keys
+        summary["bound"] = heuristics.BOUNDS[env.name](env, params, key, args.eval_envs, steps)
+        greedy_cost = baselines.get("greedy", {}).get("cost", {}).get("mean")
+        if greedy_cost:
+            summary["headroom_vs_greedy"] = 1.0 - summary["bound"]["cost"]["mean"] / greedy_cost
     if "equal" in baselines:
         summary["beats_equal_on_reward"] = final["reward"]["mean"] > baselines["equal"]["reward"]["mean"]
     return summary

@@ -238,3 +238,26 @@ def test_every_claim_serialises():
     assert len({r.id for r in rows}) == len(rows)
     assert all(set(r.to_json()) == {"id", "claim", "paper", "ours", "verdict", "reason", "effect", "stats"}
                for r in rows)
+
+
+def test_ablation_verdicts_and_headroom_table():
+    """An arm that costs more than the full method reproduces "every component helps"; the headroom table
+    gives (greedy - bound) / greedy for both greedies."""
+    runs = {"full": done({"cost": S(1.40, 0.02)}), "r0": done({"cost": S(1.50, 0.02)}),
+            "nosyn": done({"cost": S(1.39, 0.02)}),
+            "g": heuristic({"cost": S(1.45, 0.01)}), "gp": heuristic({"cost": S(1.56, 0.0)}),
+            "b": heuristic({"cost": S(1.16, 0.01)})}
+    plan = {"ablation": {"runs": {"full": "full", "no twin features (R0)": "r0", "no DT-pool data": "nosyn",
+                                  "GAN loss minimax": "missing"}},
+            "servers": {"points": [{"n_users": 8, "n_servers": 6,
+                                    "runs": {"maddpg_cgan": "full", "greedy": "g", "greedy_paper": "gp",
+                                             "bound": "b"}}]}}
+    res = C.Results({"meta": {}, "plan": plan, "runs": runs})
+    rows = by_id(S0.ablation(res))
+    assert rows["A-no_twin_features_(R0)"].verdict == "reproduced"
+    assert rows["A-no_DT-pool_data"].verdict == "not reproduced"
+    assert rows["A-GAN_loss_minimax"].verdict == "not run"
+    text = "\n".join(S0.headroom(res))
+    assert f"{100 * (1 - 1.16 / 1.45):+.1f} %" in text and f"{100 * (1 - 1.16 / 1.56):+.1f} %" in text
+    assert "MADDPG-CGAN 1.4" in text  # the best learner at the point
+    assert "| no twin features (R0) |" in "\n".join(S0.ablation_table(res))

@@ -70,7 +70,7 @@ def test_heuristic_only_run_then_resume_keeps_it(tmp_path):
     data = json.loads((tmp_path / "h" / "reproduce_000.json").read_text())
     assert list(data["runs"]) == ["greedy@u2m2"] and data["runs"]["greedy@u2m2"]["final"]["delay"]["n"] == 4
     assert data["meta"]["command"].startswith("python scripts/reproduce.py --seed 000 --quick")
-    assert "| Greedy |" in (tmp_path / "h" / "reproduce_000.md").read_text()
+    assert "| Greedy (ours) |" in (tmp_path / "h" / "reproduce_000.md").read_text()
     proc = _run([*args, "--resume"], tmp_path / "cache")
     assert "greedy@u2m2: kept from the previous run" in proc.stderr
     assert json.loads((tmp_path / "h" / "reproduce_000.json").read_text())["runs"] == data["runs"]

@@ -142,7 +142,14 @@ def test_seed_000_plan_shares_jobs_and_folds_the_default_fl_variant():
                         algos=REP.algos)
     plan = REP.plan(settings)
     ids = [j.id for j in plan.jobs]
-    assert len(ids) == len(set(ids)) == 4 * 7 + 4 * 7 + 2  # two sweeps x 7 algos, + FedAvg and centralised
+    # two sweeps x (4 learners + 5 heuristic rows incl. the bound), + FedAvg and centralised, + 5 ablation arms
+    # (the full arm is the plain run, "no FL" the centralised FL run)
+    assert len(ids) == len(set(ids)) == 4 * 9 + 4 * 9 + 2 + 5
+    assert [j.algo in REP.algos[:4] for j in plan.jobs] == sorted(j.algo in REP.algos[:4] for j in plan.jobs)
+    assert plan.layout["ablation"]["runs"]["no FL (centralised)"] == "maddpg_cgan[fl_mode=none]@u8m6"
+    narrow = REP.plan(dataclasses.replace(settings, grids={**full.grids, "learner_users": (3,), "learner_servers": ()}))
+    users = narrow.layout["users"]["points"]
+    assert "maddpg" in users[0]["runs"] and "maddpg" not in users[1]["runs"] and "bound" in users[1]["runs"]
     assert plan.layout["convergence"]["runs"]["maddpg"] == "maddpg@u8m6"  # shared with the server sweep
     fl = plan.layout["fl"]["runs"]
     assert fl["personalised"] == "maddpg_cgan@u8m6"  # the Config default: the plain run

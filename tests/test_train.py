@@ -65,7 +65,10 @@ def test_train_cli_smoke(algo, tmp_path, cache_dir):
     for key in ("algo", "env", "env_steps", "wall_s", "final", "baselines"):
         assert key in summary
     assert summary["algo"] == algo and summary["env"] == "dt_inference"
-    assert set(summary["baselines"]) == {"random", "greedy"}
+    assert set(summary["baselines"]) == {"random", "greedy", "greedy_paper"}
+    bound = summary["bound"]["cost"]["mean"]  # the certified lower bound on any policy's cost
+    assert bound <= min(s["cost"]["mean"] for s in [summary["final"], *summary["baselines"].values()])
+    assert summary["headroom_vs_greedy"] == pytest.approx(1 - bound / summary["baselines"]["greedy"]["cost"]["mean"])
     for stats in [summary["final"], *summary["baselines"].values()]:
         assert np.isfinite(stats["cost"]["mean"]) and np.isfinite(stats["reward"]["mean"])
     lines = (out / "metrics.csv").read_text().splitlines()

@@ -3,7 +3,9 @@
 Every policy has the signature ``policy(key, obs, state, params) -> action`` for a single env
 (vmap it for a batch). Policies that only read ``obs`` are decentralised, like a learner's actor;
 oracles read the privileged ``state``. ``make_heuristic(env, name)`` builds one;
-``HEURISTICS[env.name]`` lists the names available for an env.
+``HEURISTICS[env.name]`` lists the names available for an env. ``BOUNDS[env.name]`` (where an env
+has one) is ``bound(env, params, key, num_envs, num_steps) -> {"cost": stat}``: a certified lower
+bound on the cost of ANY policy on `evaluate`'s envs and keys (reports and train.py show it as "bound").
 
 One module per env (``dt_inference``, ``slicing``, ``v2x``, ``collab_edge``, ``cloud_edge``), each
 with its own ``HEURISTICS`` table and ``DEFAULT_EVAL`` tuple. Rates, delays, energies and costs come
@@ -16,6 +18,7 @@ from __future__ import annotations
 from typing import Callable
 
 from algos.heuristics import cloud_edge, collab_edge, dt_inference, slicing, v2x
+from algos.heuristics import dt_inference_bound
 from algos.heuristics.common import Policy, random_policy
 
 _MODULES = (dt_inference, collab_edge, slicing, v2x, cloud_edge)
@@ -26,6 +29,9 @@ HEURISTICS: dict[str, dict[str, Callable]] = {
 
 # Policies `scripts/evaluate.py` runs by default (oracles only on request: they are exponential).
 DEFAULT_EVAL: dict[str, tuple[str, ...]] = {module.ENV_NAME: module.DEFAULT_EVAL for module in _MODULES}
+
+# Certified lower bounds on any policy's cost, by env (see the module docstring).
+BOUNDS: dict[str, Callable] = {dt_inference_bound.ENV_NAME: dt_inference_bound.expected_bound}
 
 # The names the single-file module exported, kept for existing imports.
 dt_local, dt_greedy, dt_oracle = dt_inference.local, dt_inference.greedy, dt_inference.oracle
@@ -49,4 +55,4 @@ def make_heuristic(env, name: str) -> Policy:
     return table[name](env)
 
 
-__all__ = ["DEFAULT_EVAL", "HEURISTICS", "Policy", "make_heuristic", "random_policy"]
+__all__ = ["BOUNDS", "DEFAULT_EVAL", "HEURISTICS", "Policy", "make_heuristic", "random_policy"]

@@ -1,4 +1,9 @@
-"""Seed 000 (`dt_inference`) heuristics: all-local, the myopic greedy and the exhaustive oracle.
+"""Seed 000 (`dt_inference`) heuristics: all-local, two myopic greedies and the exhaustive oracle.
+
+``greedy_paper`` is spec §6.6's full-capacity rule (every option priced at the whole observed
+capacity, phi_f = phi_b = 1); ``greedy`` is its cost-aware version (a server task asks for its
+closed-form cost-optimal frequency instead). A certified lower bound on any policy's cost lives in
+`algos.heuristics.dt_inference_bound`.
 
 Every delay, energy and cost is the env's own: `task_delay_energy` (eqs. 1-3, U1-U2) and
 `normalised_cost` (eq. 8, A8). The closed-form frequency and bandwidth optima (spec §3.2) take
@@ -55,8 +60,9 @@ def local(env: dti.DTInference) -> Policy:
     return policy
 
 
-def _server_option_costs(info, params):
-    """Myopic eq.-8 cost of running each task on each server with no contention, and its best f.
+def _server_option_costs(info, params, full_capacity=False):
+    """Myopic eq.-8 cost of running each task on each server with no contention, and its frequency:
+    the closed-form cost-optimal one (spec §3.2) or, with ``full_capacity``, the whole F_k (§6.6).
 
     Returns ``(cost[N, M], freq[N, M])`` for one agent from its decoded observation.
     """
@@ -64,12 +70,13 @@ def _server_option_costs(info, params):
     f_user, f_server = info["f_user"], info["f_server"][None, :]
     time_coef, energy_coef = frequency_coefficients(cycles, f_user, True, params)
     freq = compute.best_frequency(time_coef, energy_coef, f_server)  # spec §3.2
+    freq = jnp.broadcast_to(f_server, freq.shape) if full_capacity else freq
     cost = option_cost(cycles, bits, freq, info["b_server"][None, :], info["gain"][None, :],
                        info["dist"][None, :], info["p_tx"], True, f_user, params)
     return cost, freq
 
 
-def greedy(env: dti.DTInference) -> Policy:
+def greedy(env: dti.DTInference, full_capacity: bool = False) -> Policy:
     """Myopic greedy from the agent's own observation (spec §6.6, made cost-aware).
 
     Each agent walks through its tasks in order. Keeping a task local costs its eq.-8 cost with the
@@ -77,14 +84,14 @@ def greedy(env: dti.DTInference) -> Policy:
     at that server's full bandwidth and the task's cost-optimal frequency (closed form, spec §3.2),
     ignoring every other agent. It takes the cheapest option and asks for phi_f = 1 locally (the
     even split) or phi_f = f*/F_k on a server, and phi_b = 1; the env's proportional projection
-    then exposes the congestion the greedy ignored.
+    then exposes the congestion the greedy ignored. ``full_capacity=True`` is `greedy_paper`.
     """
     if not env.obs_include_channel:
         raise ValueError("dt_greedy needs obs_include_channel=True (it computes rates)")
 
     def agent(obs_i, params):
         info = env.physical_observation(obs_i, params)
-        srv_cost, srv_freq = _server_option_costs(info, params)
+        srv_cost, srv_freq = _server_option_costs(info, params, full_capacity)
         best_srv = jnp.argmin(srv_cost, axis=1)
         targets, phi_f = [], []
         n_local = jnp.zeros((), jnp.float32)
@@ -104,6 +111,13 @@ def greedy(env: dti.DTInference) -> Policy:
         return spaces.HybridAction(target, phi)
 
     return policy
+
+
+def greedy_paper(env: dti.DTInference) -> Policy:
+    """Spec §6.6's greedy literally: each option priced assuming the whole observed capacity (f = F_k
+    on a server, F_i split evenly over the tasks kept local so far, b = B_k); it asks for phi_f =
+    phi_b = 1 and the env's proportional projection exposes the congestion."""
+    return greedy(env, full_capacity=True)
 
 
 def allocation(env: dti.DTInference, state, target, params):
@@ -180,5 +194,5 @@ def oracle(env: dti.DTInference, max_assignments: int = 200_000) -> Policy:
     return policy
 
 
-HEURISTICS = {"local": local, "greedy": greedy, "oracle": oracle}
-DEFAULT_EVAL = ("random", "local", "greedy")
+HEURISTICS = {"local": local, "greedy": greedy, "greedy_paper": greedy_paper, "oracle": oracle}
+DEFAULT_EVAL = ("random", "local", "greedy", "greedy_paper")

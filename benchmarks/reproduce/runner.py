@@ -5,7 +5,8 @@
   interrupted job continues bit-exactly with ``resume=True``. Its learning curve is the per-chunk
   metrics rows; its result, the deterministic policy of every seed evaluated by
   `algos.common.evaluation.evaluate_runs` on the same envs and keys as the heuristics.
-* A heuristic job is `algos.common.evaluation.evaluate` (Student t over the eval envs).
+* A heuristic job is `algos.common.evaluation.evaluate` (Student t over the eval envs); a job whose
+  algo is ``"bound"`` evaluates the env's certified lower bound (`algos.heuristics.BOUNDS`) instead.
 * `reproduce` runs a plan job after job and rewrites ``OUT/<name>.json`` after each, so a killed
   invocation keeps every finished job; with ``resume=True`` a finished job whose signature (algo,
   env scenario, full Config, seeds, evaluation) matches is kept, and an interrupted one resumes from
@@ -31,6 +32,7 @@ from pathlib import Path
 from benchmarks.reproduce import Job, Plan, Reproduction, Settings, report
 from benchmarks.reproduce.claims import counts
 
+BOUND = "bound"  # a job named so evaluates `algos.heuristics.BOUNDS[env]` (a heuristic-like row)
 CURVE_POINTS = 40  # chunks per learner job: the points of a learning curve (chunking never changes a result)
 
 
@@ -130,8 +132,11 @@ def run_heuristic(job: Job, settings: Settings) -> dict:
 
     env, params = make_env(job)
     t0, c0 = time.perf_counter(), time.process_time()
-    final = evaluate(env, params, heuristics.make_heuristic(env, job.algo), _eval_key(settings),
-                     settings.eval_envs, settings.eval_steps)
+    if job.algo == BOUND:  # the env's certified lower bound on any policy's cost, on the same envs and keys
+        final = heuristics.BOUNDS[job.env](env, params, _eval_key(settings), settings.eval_envs, settings.eval_steps)
+    else:
+        final = evaluate(env, params, heuristics.make_heuristic(env, job.algo), _eval_key(settings),
+                         settings.eval_envs, settings.eval_steps)
     wall = time.perf_counter() - t0
     return {"kind": "heuristic", "status": "done", "signature": signature(job, settings), "final": final,
             "wall_s": wall, "eval_s": wall, "cpu_s": {"eval": time.process_time() - c0}}
@@ -206,7 +211,7 @@ def run_job(job: Job, settings: Settings, rep: Reproduction, out: Path, **kwargs
 
     head = {"algo": job.algo, "env": job.env, "sizes": dict(job.sizes), "variant": dict(job.variant)}
     if job.algo not in algos.ALGOS:
-        if job.algo in heuristics.HEURISTICS.get(job.env, {}):
+        if job.algo in heuristics.HEURISTICS.get(job.env, {}) or (job.algo == BOUND and job.env in heuristics.BOUNDS):
             return {**head, **run_heuristic(job, settings)}
         return {**head, "kind": "learner", "status": "not run", "reason": f"{job.algo} is not registered in "
                 f"algos.ALGOS nor a heuristic of {job.env}"}
