@@ -37,8 +37,8 @@ from algos.common.evaluation import evaluate, evaluate_runs  # noqa: E402
 from algos.common.runlog import plot_curves  # noqa: E402
 from algos.common.runner import TrainingDiverged, train_runs  # noqa: E402
 
-BASELINES = ("random", "greedy", "greedy_paper", "equal")  # each where the env has it (equal: slicing;
-# greedy_paper: dt_inference, the paper's full-capacity greedy beside our cost-aware one)
+BASELINES = ("random", "greedy", "greedy_paper", "equal", "obs_oracle")  # each where the env has it (equal,
+# obs_oracle: slicing; greedy_paper: dt_inference, the paper's full-capacity greedy beside our cost-aware one)
 
 
 def build_parser() -> cli.Parser:
@@ -125,6 +125,8 @@ def run(args) -> dict:
         cells = "  ".join(f"{k}={stats.fmt(st[k])}" for k in ("reward", "cost", "delay", "energy", "satisfaction")
                           if k in st)
         print(f"  {name:8s} {cells}", file=sys.stderr)
+    for k, st in summary.get("gap_closed", {}).items():
+        print(f"  equal -> obs_oracle gap closed on {k}: {stats.fmt(st)}", file=sys.stderr)
     return {"finished": True, "summary": summary, "train_state": result.runner_state}
 
 
@@ -167,7 +169,16 @@ def evaluate_and_summarise(args, env, params, trainer, result, runs, sweep) -> d
             summary["headroom_vs_greedy"] = 1.0 - summary["bound"]["cost"]["mean"] / greedy_cost
     if "equal" in baselines:
         summary["beats_equal_on_reward"] = final["reward"]["mean"] > baselines["equal"]["reward"]["mean"]
+    if "equal" in baselines and "obs_oracle" in baselines:
+        summary["gap_closed"] = gap_closed(trained["run_means"], baselines["equal"], baselines["obs_oracle"])
     return summary
+
+
+def gap_closed(run_means: dict, low: dict, high: dict) -> dict:
+    """Per metric, the fraction (x - low) / (high - low) of the gap from ``low`` (equal split) to
+    ``high`` (the observation oracle) each run closes: mean and Student-t CI over runs."""
+    return {m: stats.mean_ci((np.asarray(run_means[m]) - low[m]["mean"]) / (high[m]["mean"] - low[m]["mean"]))
+            for m in ("reward", "satisfaction") if m in run_means and high[m]["mean"] != low[m]["mean"]}
 
 
 def main(argv=None) -> int:

@@ -10,3 +10,4 @@ main = _mod.main
 run_group = _mod.run_group
 run = _mod.run
 build_parser = _mod.build_parser
+gap_closed = _mod.gap_closed

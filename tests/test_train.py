@@ -321,3 +321,13 @@ def test_chunks_see_the_global_iteration_index():
                 rs, _ = chunk_fn(rs, jnp.int32(c * train.sizes.iters_per_chunk))
             np.testing.assert_array_equal(rs["count"], 3)
             assert bool(rs["ok"].all())
+
+
+def test_gap_closed_is_the_per_run_fraction_from_equal_to_the_oracle():
+    from scripts_train import gap_closed
+
+    low = {"reward": {"mean": 1.0}, "satisfaction": {"mean": 0.5}}
+    high = {"reward": {"mean": 2.0}, "satisfaction": {"mean": 0.5}}  # no satisfaction gap: left out
+    out = gap_closed({"reward": np.array([1.5, 1.25, 1.0]), "satisfaction": np.array([0.7, 0.8, 0.9])}, low, high)
+    assert set(out) == {"reward"}
+    assert out["reward"]["mean"] == pytest.approx(0.25) and out["reward"]["n"] == 3 and out["reward"]["ci95"] > 0
