@@ -1,4 +1,5 @@
-"""DT-MADDPG and its DDPG baseline on `v2x` (seed 002), and the certified cost lower bound."""
+"""DT-MADDPG and its DDPG baseline on `v2x` (seed 002), the certified cost lower bound and the
+full-information oracle that brackets the slot optimum from above."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import algos
 import jaxedge
 from algos import ddpg, dt_maddpg, heuristics
 from algos.common.evaluation import evaluate, evaluate_runs
-from algos.heuristics import v2x_bound
+from algos.heuristics import v2x_bound, v2x_oracle
 from jaxedge import spaces
 from jaxedge.envs import v2x
 
@@ -187,6 +188,34 @@ def test_bound_below_brute_force_on_tiny_instances(n_servers, preset):
     states = jax.vmap(lambda k: env.reset(k, params)[1])(keys)
     draws = jax.vmap(lambda k: env.sample_step(k, params))(keys)
     best = np.asarray(jax.jit(jax.vmap(slot_min))(states, draws), np.float64)
-    lb = v2x_bound.slot_bound(states.pos, states.bits, states.gain, states.cpu, states.bw, params, iters=100)
-    assert np.all(lb <= best * (1 + 1e-5)), (lb, best)
-    assert np.all(lb >= 0.8 * best), (lb, best)
+    slot = [np.asarray(x) for x in (states.pos, states.bits, states.gain, states.cpu, states.bw)]
+    lb = v2x_bound.slot_bound(*slot, params, iters=40)
+    _, opt = v2x_oracle.exhaustive(v2x_oracle.Slots(*slot, params))
+    opt = opt / 2
+    assert np.all(lb <= opt * (1 + 1e-9)), (lb, opt)  # bound <= exact optimum <= every grid point
+    assert np.all(opt <= best * (1 + 1e-5)), (opt, best)
+    assert np.all(lb >= 0.9 * opt), (lb, opt)  # and tight: the power intervals leave little slack
+
+
+@pytest.mark.parametrize("preset", ["trend", "literal"])
+def test_oracle_matches_exhaustive_and_the_env_prices_it(preset):
+    """Three vehicles, two ESs: the local search finds the exhaustive optimum, the env's own
+    transition prices its allocation (turn-order fractions) at exactly that cost, and the certified
+    bound sits just below it."""
+    env = jaxedge.make("v2x", n_vehicles=3, n_servers=2)
+    params = env.make_params(preset)
+    keys = jax.random.split(jax.random.PRNGKey(5), 4)
+    states = jax.vmap(lambda k: env.reset(k, params)[1])(keys)
+    draws = jax.vmap(lambda k: env.sample_step(k, params))(keys)
+    slot = [np.asarray(x) for x in (states.pos, states.bits, states.gain, states.cpu, states.bw)]
+    sl = v2x_oracle.Slots(*slot, params)
+    _, exact = v2x_oracle.exhaustive(sl)
+    oracle, x = v2x_oracle.slot_oracle(*slot, params)
+    np.testing.assert_allclose(oracle, exact / 3, rtol=1e-9)
+    total, target, frac = v2x_oracle.realise(sl, x)
+    priced = jax.jit(jax.vmap(lambda s, t, f, d: env.transition(s, spaces.HybridAction(t, f), d, params)[-1]
+                              ["metrics"]["cost"]))(states, jnp.asarray(target, jnp.int32),
+                                                    jnp.asarray(frac, jnp.float32), draws)
+    np.testing.assert_allclose(np.asarray(priced), total / 3, rtol=2e-4)
+    lb = v2x_bound.slot_bound(*slot, params, iters=40)
+    assert np.all((lb <= oracle * (1 + 1e-9)) & (lb >= 0.9 * oracle)), (lb, oracle)

@@ -9,8 +9,10 @@ lambda_j, mu_a >= 0 (Lagrangian weak duality) gives, for ANY prices,
 
     g_ij = w D d_aj / phi_wired                                          (wired hop, eqs. 9-11)
          + min_f [w zeta D / f + (1 - w) phi_es zeta D f^2 + lambda_j f]   (eqs. 4, 13)
-         + min_b [w D / r(b, p_max) + mu_a b]                              (eqs. 5, 7; lower bound of
-           (w + (1 - w) p) D / r(b, p) for every p <= p_max: r grows with p and (1 - w) p D / r >= 0)
+         + min_k min_b [(w + (1 - w) p_k) D / r(b, p_k+1) + mu_a b]          (eqs. 5, 7, 14)
+
+where p_0 = 0 < p_1 < ... < p_K = p_max (`POWER_GRID`): for every p in [p_k, p_k+1] the uplink cost
+(w + (1 - w) p) D / r(b, p) is at least (w + (1 - w) p_k) D / r(b, p_k+1), since r grows with p.
 
 The vehicles decide with full knowledge of the slot and no turn order, so the bound holds for every
 policy, decentralised or not, and for the env's capped cost (a cost above ``cost_cap`` is never
@@ -27,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 LN2 = np.log(2.0)
+POWER_GRID = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0)  # power intervals of the uplink term, fractions of p_max
 
 
 def _argmin_convex(deriv, lo, hi, iters=80):
@@ -125,7 +128,10 @@ def dual_value(terms, cpu, bw, lam, mu, p):
     a, b_coef = w * zeta * bits, (1.0 - w) * float(p.phi_es) * zeta * bits
     c_cpu, f = cpu_term(a, b_coef, lam[:, None, :])
     mu_opt = np.take_along_axis(np.broadcast_to(mu[:, None, :], terms["bw_es"].shape), terms["bw_es"], -1)
-    c_up, b = uplink_term(w * bits, terms["k"], mu_opt, bool(p.noise_is_psd))
+    lo, hi = (np.asarray(POWER_GRID[s], np.float64).reshape((-1,) + (1,) * bits.ndim) for s in (slice(None, -1), slice(1, None)))
+    c_k, b_k = uplink_term((w + (1.0 - w) * lo * float(p.p_max)) * bits, terms["k"] * hi, mu_opt, bool(p.noise_is_psd))
+    level = np.argmin(c_k, 0)[None]  # p in [lo, hi] p_max: (w + (1 - w) lo p_max) D / r(b, hi p_max)
+    c_up, b = (np.take_along_axis(v, level, 0)[0] for v in (c_k, b_k))
     g = terms["wired"] + c_cpu + c_up  # [S, M, N]
     best = np.argmin(g, -1)
     g_min = np.take_along_axis(g, best[..., None], -1)[..., 0]
