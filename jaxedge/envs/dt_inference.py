@@ -60,7 +60,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jaxedge import spaces
+from jaxedge import prng, spaces
 from jaxedge.env import MultiAgentEnv, check_params, check_range_pair, check_sizes
 from jaxedge.physics import channel, compute, tasks, twin
 
@@ -290,7 +290,7 @@ class DTInference(MultiAgentEnv):
         """
         k_type, k_normal, k_rayleigh = jax.random.split(key, 3)
         u, m, n = self.n_users, self.n_servers, self.n_tasks
-        task_type = jnp.floor(jax.random.uniform(k_type, (u, n)) * NUM_TYPES).astype(jnp.int32)
+        task_type = jnp.floor(prng.uniform(k_type, (u, n)) * NUM_TYPES).astype(jnp.int32)
         x, twin_eps = jnp.split(jax.random.normal(k_normal, (u * m + 4 * u * n,)), [u * m])
         y = jax.lax.cond(
             params.rayleigh,
@@ -371,8 +371,10 @@ class DTInference(MultiAgentEnv):
         offloaded = target > 0
         freq, bandwidth, on_server = self.allocate(state, target, phi_f, phi_b)
         cycles, bits = tasks.medmnist_cycles_and_bits(state.task_type, params.cycles_per_flop, params.image_side)
-        gain = jnp.einsum("unm,um->un", on_server, state.gain)  # link gain to the chosen server
-        dist = jnp.einsum("unm,um->un", on_server, state.dist)
+        # link gain / distance to the chosen server: a masked sum, not an einsum (a dot with a batch
+        # of tiny matrices is far slower on XLA:CPU than the elementwise form)
+        gain = (on_server * state.gain[:, None, :]).sum(-1)
+        dist = (on_server * state.dist[:, None, :]).sum(-1)
         gain = jnp.where(offloaded, gain, 1.0)
         dist = jnp.where(offloaded, dist, params.d_ref)
         power = jnp.broadcast_to(state.p_tx[:, None], target.shape)

@@ -75,7 +75,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jaxedge import spaces
+from jaxedge import prng, spaces
 from jaxedge.env import MultiAgentEnv, check_params, check_range_pair, check_sizes, check_value
 from jaxedge.physics import channel
 from jaxedge.physics import slicing as phys
@@ -348,11 +348,11 @@ class Slicing(MultiAgentEnv):
 
     # ---- randomness -----------------------------------------------------------------------------
     def sample_episode(self, key, params) -> EpisodeDraws:
-        return EpisodeDraws(radius_u=jax.random.uniform(key, (self.n_aps, self.max_users)))
+        return EpisodeDraws(radius_u=prng.uniform(key, (self.n_aps, self.max_users)))
 
     def sample_step(self, key, params) -> StepDraws:
         """Next slot's slice labels (A6) and up/down fading (A3-A4) from one uniform draw."""
-        u = jax.random.uniform(key, (3, self.n_aps, self.max_users))
+        u = prng.uniform(key, (3, self.n_aps, self.max_users))
         probs = jnp.asarray(params.slice_probs, jnp.float32)
         cum = jnp.cumsum(probs)[:-1] / jnp.sum(probs)
         label = jnp.sum(u[0][..., None] >= cum, axis=-1).astype(jnp.int32)  # Categorical(p)
@@ -395,8 +395,11 @@ class Slicing(MultiAgentEnv):
         total, satisfied, delay_in_L)`` with that shape.
         """
         onehot, n = self.slice_counts(state, params)
-        per_user = lambda v: jnp.einsum("bui,i->bu", jax.nn.one_hot(state.slice, self.n_slices), v)  # noqa: E731
-        n_u = jnp.einsum("bui,bi->bu", jax.nn.one_hot(state.slice, self.n_slices), n).astype(jnp.int32)
+        # per-user value of its slice: masked sums over the few slices (no einsum: a dot of tiny
+        # matrices is far slower on XLA:CPU than the elementwise form)
+        slice_oh = jax.nn.one_hot(state.slice, self.n_slices, dtype=jnp.float32)
+        per_user = lambda v: (slice_oh * jnp.asarray(v, jnp.float32)).sum(-1)  # noqa: E731
+        n_u = (slice_oh * n[:, None, :]).sum(-1).astype(jnp.int32)
         bits = per_user(params.task_bits)
         cycles = per_user(params.task_cycles)
         lmax = per_user(params.max_delay)

@@ -70,7 +70,9 @@ def sequential_allocation(cpu0, bw0, on_cpu, on_bw, frac_cpu, frac_bw):
         cpu_next, bw_next, f, b = twin_take(cpu, bw, *x)
         return (cpu_next, bw_next), (f, b, cpu, bw)
 
+    # Unrolled: the agent count is small and static; a rolled loop costs a while-loop iteration
+    # (and its buffer copies) per agent on XLA:CPU. Same arithmetic, same order, same results.
     (cpu_left, bw_left), (f, b, cpu_seen, bw_seen) = jax.lax.scan(
-        body, (cpu0, bw0), (on_cpu, on_bw, frac_cpu, frac_bw)
+        body, (cpu0, bw0), (on_cpu, on_bw, frac_cpu, frac_bw), unroll=True
     )
     return f, b, cpu_seen, bw_seen, cpu_left, bw_left
