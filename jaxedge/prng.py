@@ -16,8 +16,11 @@ afterwards:
 * ``"threefry2x32"`` (the default): jax's default; the reference-equivalence tests inject its draws.
 * ``"threefry2x32_unrolled"``: the same generator and *bit-identical* numbers, lowered on CPU with
   jax's unrolled threefry rule (on CPU jax lowers threefry to a rolled 5-iteration while loop that
-  copies its state buffers every iteration: about 2x the cost per number here). Process-global: it
-  changes how threefry is lowered in every program compiled afterwards, never what it returns.
+  copies its state buffers every iteration). Alone, a draw costs about half as much; inside a whole
+  env step XLA may fuse the unrolled hash into several consumers and recompute it, and the step was
+  measured *slower* for dt_inference and v2x, faster for slicing (`benchmarks/results/
+  env_throughput.md`), so it is not the default. Process-global: it changes how threefry is lowered
+  in every program compiled afterwards, never what it returns.
 * ``"philox2x32"``, ``"philox4x32"``, ``"threefry4x32"``, ``"rbg"``, ``"unsafe_rbg"``: other jax key
   implementations. Same distributions (uniform in [0, 1), standard normal; `tests/test_prng.py`
   checks the envs' draws with two-sample KS tests against threefry), different streams: results are
