@@ -12,8 +12,21 @@ on the first ``--loop-envs`` envs only (its throughput is per env-step either wa
     python benchmarks/env_throughput.py                       # all envs, default batch sizes
     python benchmarks/env_throughput.py --env dt_inference --num-envs 1 64 4096
 
-Writes benchmarks/results/env_throughput.{json,md,png} (rows from other envs / devices already in
-the JSON are kept, rows for the same env, impl, num_envs and device are replaced).
+``--impl roofline`` adds each env's roofline (`benchmarks/roofline.py`: a fused kernel of only its
+dominant arithmetic, no RNG / bookkeeping / observation) and the env step's percentage of it.
+``--threads 1 2`` measures everything once per thread count, each in its own subprocess pinned to
+that many cores (``os.sched_setaffinity``) with XLA's CPU thread pools limited to match
+(``XLA_FLAGS=--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1`` for 1 thread) and
+``OMP/OPENBLAS/MKL_NUM_THREADS`` = threads for NumPy; every row records the CPU time / wall time it
+used (``cpu_util``), which checks the limit. Ratios at 1 thread are per core, at all threads per
+machine. ``--prng NAME`` steps with another PRNG (`jaxedge.prng.CHOICES`; keys are made after it is
+set).
+
+    python benchmarks/env_throughput.py --num-envs 4096 --threads 1 2 --impl jax numpy_batched numpy_loop roofline
+
+Writes benchmarks/results/env_throughput.{json,md,png} (rows already in the JSON are kept, rows for
+the same env, impl, num_envs, device, threads and prng are replaced; the JSON also lists each run's
+command and load average before and after).
 
 ``--devices 1 2 4 8`` instead shards the env axis over that many devices (`jaxedge.sharding`) and
 writes the scaling table benchmarks/results/env_throughput_sharding.{json,md}; on CPU force devices
@@ -26,18 +39,26 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+THREADS_VAR = "JAXEDGE_BENCH_THREADS"
+if os.environ.get(THREADS_VAR):  # a --threads child: pin before jax / numpy start their thread pools
+    os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:int(os.environ[THREADS_VAR])]))
+
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 import jaxedge  # noqa: E402
+from jaxedge import prng  # noqa: E402
 from jaxedge.wrappers import VecEnv  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -66,14 +87,19 @@ def device_name() -> str:
     return f"{dev.platform} ({dev.device_kind})"
 
 
+LAST_CPU_UTIL = [0.0]  # process CPU seconds per wall second of the last `time_callable`
+
+
 def time_callable(fn, min_seconds: float, max_calls: int = 10_000):
-    """Calls ``fn`` repeatedly for at least ``min_seconds``; returns (calls, seconds)."""
-    calls, start = 0, time.perf_counter()
+    """Calls ``fn`` repeatedly for at least ``min_seconds``; returns (calls, seconds) and leaves the
+    process's CPU time / wall time over the window in ``LAST_CPU_UTIL`` (1.0 = one core busy)."""
+    calls, start, cpu0 = 0, time.perf_counter(), time.process_time()
     while True:
         fn()
         calls += 1
         elapsed = time.perf_counter() - start
         if elapsed >= min_seconds or calls >= max_calls:
+            LAST_CPU_UTIL[0] = (time.process_time() - cpu0) / elapsed
             return calls, elapsed
 
 
@@ -85,14 +111,16 @@ def bench_jax(env, params, num_envs: int, steps_per_call: int, min_seconds: floa
         k_reset, k_steps = jax.random.split(key)
         obs, state = vec.reset(jax.random.split(k_reset, num_envs), params)
 
-        def body(state, key):
+        def body(carry, key):
+            state, _ = carry
             k_act, k_step = jax.random.split(key)
             action = jax.vmap(space.sample)(jax.random.split(k_act, num_envs))
             obs, state, reward, *_ = vec.step(jax.random.split(k_step, num_envs), state, action, params)
-            return state, reward.sum()
+            # the observation stays in the carry: it is computed and stored every step, as for a learner
+            return (state, obs), reward.sum()
 
-        state, rewards = jax.lax.scan(body, state, jax.random.split(k_steps, steps_per_call))
-        return rewards.sum()
+        (state, obs), rewards = jax.lax.scan(body, (state, obs), jax.random.split(k_steps, steps_per_call))
+        return rewards.sum() + obs[0, 0, 0]
 
     fn = jax.jit(rollout)
     key = jax.random.PRNGKey(0)
@@ -195,9 +223,28 @@ def bench_numpy(runner, min_seconds: float, envs_stepped: int):
     return calls * envs_stepped / elapsed
 
 
-def run(env_names, num_envs_list, min_seconds, loop_envs, steps_per_call, impls):
+def bench_roofline(env_name, env, params, num_envs: int, steps_per_call: int, min_seconds: float):
+    from benchmarks import roofline
+
+    fn, args = roofline.kernel(env_name, env, params, num_envs, steps_per_call)
+    start = time.perf_counter()
+    compiled = fn.lower(*args).compile()
+    compile_s = time.perf_counter() - start
+    compiled(*args).block_until_ready()  # warm-up
+    calls, elapsed = time_callable(lambda: compiled(*args).block_until_ready(), min_seconds)
+    return calls * steps_per_call * num_envs / elapsed, compile_s
+
+
+def threads_in_use():
+    """The thread count this process was limited to by ``--threads`` (None: unlimited, all cores)."""
+    value = os.environ.get(THREADS_VAR)
+    return int(value) if value else None
+
+
+def run(env_names, num_envs_list, min_seconds, loop_envs, steps_per_call, impls, prng_choice="threefry2x32"):
     rows = []
     device = device_name()
+    threads = threads_in_use()
     for name in env_names:
         env_name, overrides = BENCH_VARIANTS.get(name, (name, {}))
         env = jaxedge.make(env_name, **BENCH_ENVS[name])
@@ -206,25 +253,29 @@ def run(env_names, num_envs_list, min_seconds, loop_envs, steps_per_call, impls)
         for num_envs in num_envs_list:
             measured = {}
             if "jax" in impls:
-                sps, compile_s = bench_jax(env, params, num_envs, steps_per_call, min_seconds)
-                measured["jax"] = (sps, compile_s)
+                measured["jax"] = (*bench_jax(env, params, num_envs, steps_per_call, min_seconds), LAST_CPU_UTIL[0])
+            if "roofline" in impls:
+                measured["roofline"] = (*bench_roofline(env_name, env, params, num_envs, steps_per_call, min_seconds),
+                                        LAST_CPU_UTIL[0])
             if "numpy_batched" in impls:
                 rng = np.random.default_rng(0)
                 runner = reference.batched_runner(env, params, num_envs, rng)
-                measured["numpy_batched"] = (bench_numpy(runner, min_seconds, num_envs), 0.0)
+                measured["numpy_batched"] = (bench_numpy(runner, min_seconds, num_envs), 0.0, LAST_CPU_UTIL[0])
             if "numpy_loop" in impls:
                 rng = np.random.default_rng(0)
                 stepped = min(num_envs, loop_envs)
                 runner = reference.loop_runner(env, params, stepped, rng)
-                measured["numpy_loop"] = (bench_numpy(runner, min_seconds, stepped), 0.0)
-            for impl, (sps, compile_s) in measured.items():
+                measured["numpy_loop"] = (bench_numpy(runner, min_seconds, stepped), 0.0, LAST_CPU_UTIL[0])
+            for impl, (sps, compile_s, util) in measured.items():
+                is_jax = impl in ("jax", "roofline")
                 row = dict(env=name, impl=impl, num_envs=num_envs, env_steps_per_s=sps,
                            agent_steps_per_s=sps * env.num_agents, compile_s=compile_s,
-                           device=device if impl == "jax" else device_name_cpu(), dtype="float32"
-                           if impl == "jax" else "float64", sizes=BENCH_ENVS[name])
+                           device=device if is_jax else device_name_cpu(), dtype="float32" if is_jax else "float64",
+                           sizes=BENCH_ENVS[name], threads=threads, prng=prng_choice if impl == "jax" else None,
+                           cpu_util=util, loadavg_1m=os.getloadavg()[0])
                 rows.append(row)
-                print(f"{name:14s} {impl:14s} envs={num_envs:6d} {sps:14,.0f} env-steps/s"
-                      f"  compile {compile_s:6.2f}s", flush=True)
+                print(f"{name:14s} {impl:14s} threads={threads} envs={num_envs:6d} {sps:14,.0f} env-steps/s"
+                      f"  cpu {util:4.2f}  compile {compile_s:6.2f}s", flush=True)
     return rows
 
 
@@ -232,42 +283,75 @@ def device_name_cpu() -> str:
     return f"cpu ({platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores)"
 
 
+def _key(r):
+    return (r["env"], r["impl"], r["num_envs"], r["device"], r.get("threads"), r.get("prng"))
+
+
 def merge(old_rows, new_rows):
-    keyf = lambda r: (r["env"], r["impl"], r["num_envs"], r["device"])  # noqa: E731
-    merged = {keyf(r): r for r in old_rows}
-    merged.update({keyf(r): r for r in new_rows})
-    return sorted(merged.values(), key=lambda r: (r["env"], r["device"], r["impl"], r["num_envs"]))
+    merged = {_key(r): r for r in old_rows}
+    merged.update({_key(r): r for r in new_rows})
+    return sorted(merged.values(), key=lambda r: (r["env"], r["num_envs"], str(r.get("threads")), r["impl"],
+                                                  str(r.get("prng")), r["device"]))
 
 
 def ratios(rows):
-    """Per env, device and num_envs: JAX / numpy_loop and JAX / numpy_batched speed-ups."""
+    """Per env, num_envs, thread count and PRNG: JAX / numpy_loop, JAX / numpy_batched and JAX / roofline
+    (only rows measured at the same thread count; NumPy and roofline rows carry no PRNG)."""
     out = []
-    by_key = {(r["env"], r["impl"], r["num_envs"]): r for r in rows if r["impl"] != "jax"}
+    other = {(r["env"], r["impl"], r["num_envs"], r.get("threads")): r for r in rows if r["impl"] != "jax"}
     for r in rows:
         if r["impl"] != "jax":
             continue
-        loop = by_key.get((r["env"], "numpy_loop", r["num_envs"]))
-        batched = by_key.get((r["env"], "numpy_batched", r["num_envs"]))
-        out.append(dict(env=r["env"], device=r["device"], num_envs=r["num_envs"],
-                        vs_loop=r["env_steps_per_s"] / loop["env_steps_per_s"] if loop else None,
-                        vs_batched=r["env_steps_per_s"] / batched["env_steps_per_s"] if batched else None))
+        get = lambda impl: other.get((r["env"], impl, r["num_envs"], r.get("threads")))  # noqa: E731
+        loop, batched, roof = get("numpy_loop"), get("numpy_batched"), get("roofline")
+        sps = r["env_steps_per_s"]
+        out.append(dict(env=r["env"], device=r["device"], num_envs=r["num_envs"], threads=r.get("threads"),
+                        prng=r.get("prng") or "threefry2x32", jax=sps,
+                        jax_per_core=sps / r["threads"] if r.get("threads") else None,
+                        vs_loop=sps / loop["env_steps_per_s"] if loop else None,
+                        vs_batched=sps / batched["env_steps_per_s"] if batched else None,
+                        pct_roofline=100.0 * sps / roof["env_steps_per_s"] if roof else None,
+                        roofline=roof["env_steps_per_s"] if roof else None,
+                        cpu_util=r.get("cpu_util")))
     return out
 
 
-def write_markdown(rows, path):
-    lines = ["# Env throughput", "", "Generated by `python benchmarks/env_throughput.py`. "
-             "JAX: float32, `jit(scan(vmap(step)))`; NumPy: float64 references. "
-             "Ratios compare rows measured in the same process.", "",
-             "| env | impl | device | num_envs | env-steps/s | agent-steps/s | compile s |",
-             "|---|---|---|---:|---:|---:|---:|"]
+def write_markdown(rows, path, runs=()):
+    fmt = lambda x, spec=",.1f", suffix="x": "—" if x is None else f"{x:{spec}}{suffix}"  # noqa: E731
+    lines = ["# Env throughput", "",
+             "Generated by `python benchmarks/env_throughput.py` (commands below). JAX: float32, "
+             "`jit(scan(VecEnv.step))` with actions from `action_space.sample` and the observation kept "
+             "in the scan carry; NumPy: float64 references (`jaxedge/reference/`), batched over envs or "
+             "one env at a time. Roofline: `benchmarks/roofline.py`, a fused kernel of only the env's "
+             "dominant arithmetic (rates, delays, energies, queue / battery / cache / mobility updates) at "
+             "the same sizes, no RNG, no bookkeeping, no observation. Ratios compare rows measured in the "
+             "same process at the same thread count: `threads = 1` is per core (everything pinned to one "
+             "core), the largest count per machine. `cpu` = process CPU time / wall time while timing "
+             "(1.00 = one core busy), which checks the thread limit.", ""]
+    for run in runs:
+        lines.append(f"* `{run['command']}` — {run.get('started', '?')}, load average (1, 5, 15 min) before "
+                     f"{run.get('load_before')}, after {run.get('load_after')}")
+    if runs:
+        lines.append("")
+    qs = ratios(rows)
+    lines += ["## Ratios", "",
+              "| env | num_envs | threads | PRNG | JAX env-steps/s | per core | cpu | JAX / numpy_loop | "
+              "JAX / numpy_batched | roofline env-steps/s | % of roofline |",
+              "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for q in sorted(qs, key=lambda q: (q["num_envs"], q["env"], str(q["threads"]), q["prng"])):
+        lines.append(f"| {q['env']} | {q['num_envs']} | {q['threads'] or 'all'} | {q['prng']} | {q['jax']:,.0f} | "
+                     f"{fmt(q['jax_per_core'], ',.0f', '')} | {fmt(q['cpu_util'], '.2f', '')} | "
+                     f"{fmt(q['vs_loop'])} | {fmt(q['vs_batched'])} | {fmt(q['roofline'], ',.0f', '')} | "
+                     f"{fmt(q['pct_roofline'], '.1f', ' %')} |")
+    lines += ["", "## All rows", "",
+              "| env | impl | threads | PRNG | num_envs | env-steps/s | agent-steps/s | cpu | compile s | load 1m |",
+              "|---|---|---:|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['env']} | {r['impl']} | {r['device']} | {r['num_envs']} | "
-                     f"{r['env_steps_per_s']:,.0f} | {r['agent_steps_per_s']:,.0f} | {r['compile_s']:.2f} |")
-    lines += ["", "| env | device (JAX) | num_envs | JAX / numpy_loop | JAX / numpy_batched |",
-              "|---|---|---:|---:|---:|"]
-    for q in ratios(rows):
-        fmt = lambda x: "—" if x is None else f"{x:,.1f}x"  # noqa: E731
-        lines.append(f"| {q['env']} | {q['device']} | {q['num_envs']} | {fmt(q['vs_loop'])} | {fmt(q['vs_batched'])} |")
+        lines.append(f"| {r['env']} | {r['impl']} | {r.get('threads') or 'all'} | {r.get('prng') or ''} | "
+                     f"{r['num_envs']} | {r['env_steps_per_s']:,.0f} | {r['agent_steps_per_s']:,.0f} | "
+                     f"{fmt(r.get('cpu_util'), '.2f', '')} | {r['compile_s']:.2f} | {fmt(r.get('loadavg_1m'), '.1f', '')} |")
+    devices = sorted({r["device"] for r in rows})
+    lines += ["", "Devices: " + "; ".join(f"`{d}`" for d in devices)]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -277,25 +361,53 @@ def write_plot(rows, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    envs = sorted({r["env"] for r in rows})
-    fig, axes = plt.subplots(1, len(envs), figsize=(5 * len(envs), 4), squeeze=False)
-    for ax, name in zip(axes[0], envs):
-        for impl in ("jax", "numpy_batched", "numpy_loop"):
-            for device in sorted({r["device"] for r in rows if r["env"] == name and r["impl"] == impl}):
-                pts = sorted((r["num_envs"], r["env_steps_per_s"]) for r in rows
-                             if r["env"] == name and r["impl"] == impl and r["device"] == device)
-                if pts:
-                    label = impl if impl != "jax" else f"jax [{device.split(' (')[0]}]"
-                    ax.plot(*zip(*pts), marker="o", label=label)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("parallel envs")
-        ax.set_ylabel("env-steps / s")
-        ax.set_title(name)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+    qs = [q for q in ratios(rows) if q["vs_batched"] is not None]
+    envs = sorted({q["env"] for q in qs})
+    labels = sorted({(str(q["threads"] or "all"), q["prng"], q["num_envs"]) for q in qs})
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+    width = 0.8 / max(len(labels), 1)
+    for i, label in enumerate(labels):
+        pick = {q["env"]: q for q in qs if (str(q["threads"] or "all"), q["prng"], q["num_envs"]) == label}
+        xs = [e + (i - len(labels) / 2) * width for e in range(len(envs))]
+        text = f"{label[0]} thr, {label[1]}, {label[2]} envs"
+        axes[0].bar(xs, [pick[e]["vs_batched"] if e in pick else 0 for e in envs], width, label=text)
+        axes[1].bar(xs, [pick[e]["pct_roofline"] or 0 if e in pick else 0 for e in envs], width, label=text)
+    axes[0].axhline(5.0, color="k", ls="--", lw=1)
+    axes[0].set_ylabel("JAX / batched NumPy (same threads)")
+    axes[1].set_ylabel("% of the env's roofline")
+    for ax in axes:
+        ax.set_xticks(range(len(envs)))
+        ax.set_xticklabels(envs, rotation=20, fontsize=8)
+        ax.grid(True, axis="y", alpha=0.3)
+    axes[0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
+
+
+def run_threads(args, argv):
+    """``--threads``: one child process per thread count (pinned, XLA and BLAS pools limited); returns rows."""
+    rows = []
+    forward, skip = [], False
+    for a in argv:  # drop --threads and its values, keep everything else
+        if a == "--threads":
+            skip = True
+            continue
+        if skip and a.lstrip("-").isdigit():
+            continue
+        skip = False
+        forward.append(a)
+    for t in args.threads:
+        env = dict(os.environ, **{THREADS_VAR: str(t), "OMP_NUM_THREADS": str(t), "OPENBLAS_NUM_THREADS": str(t),
+                                  "MKL_NUM_THREADS": str(t)})
+        flags = env.get("XLA_FLAGS", "")
+        if t == 1:
+            flags += " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        env["XLA_FLAGS"] = flags.strip()
+        with tempfile.TemporaryDirectory() as tmp:
+            cmd = [sys.executable, __file__, *forward, "--rows-out", f"{tmp}/rows.json"]
+            subprocess.run(cmd, env=env, check=True)
+            rows += json.loads(Path(f"{tmp}/rows.json").read_text())
+    return rows
 
 
 def main(argv=None):
@@ -309,7 +421,14 @@ def main(argv=None):
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--devices", nargs="*", type=int, default=None,
                     help="shard the env axis over each of these device counts (JAX only; scaling table)")
+    ap.add_argument("--threads", nargs="*", type=int, default=None,
+                    help="measure once per thread count, each in a subprocess pinned to that many cores")
+    ap.add_argument("--prng", default=os.environ.get("JAXEDGE_PRNG") or "threefry2x32", choices=prng.CHOICES,
+                    help="PRNG of the JAX rows (jaxedge.prng; default threefry2x32)")
+    ap.add_argument("--rows-out", type=Path, default=None, help=argparse.SUPPRESS)  # --threads child
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = ap.parse_args(argv)
+    prng.configure(args.prng)
     unknown = [e for e in args.env if e not in BENCH_ENVS]
     if unknown:
         ap.error(f"unknown env(s) {unknown}; choose from {list(BENCH_ENVS)}")
@@ -327,16 +446,30 @@ def main(argv=None):
         write_sharding_markdown(rows, args.out / "env_throughput_sharding.md")
         return
 
-    rows = run(args.env, args.num_envs, args.min_seconds, args.loop_envs, args.steps_per_call, args.impl)
+    if args.rows_out is not None:  # --threads child: measure, hand the rows back
+        rows = run(args.env, args.num_envs, args.min_seconds, args.loop_envs, args.steps_per_call, args.impl, args.prng)
+        args.rows_out.write_text(json.dumps(rows))
+        return
+    run_info = dict(command="python benchmarks/env_throughput.py " + " ".join(argv),
+                    started=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                    load_before=[round(x, 2) for x in os.getloadavg()])
+    if args.threads:
+        rows = run_threads(args, argv)
+    else:
+        rows = run(args.env, args.num_envs, args.min_seconds, args.loop_envs, args.steps_per_call, args.impl, args.prng)
+    run_info["load_after"] = [round(x, 2) for x in os.getloadavg()]
     args.out.mkdir(parents=True, exist_ok=True)
     json_path = args.out / "env_throughput.json"
-    old = json.loads(json_path.read_text()) if json_path.exists() else []
-    rows = merge(old, rows)
-    json_path.write_text(json.dumps(rows, indent=2) + "\n")
-    write_markdown(rows, args.out / "env_throughput.md")
+    old = json.loads(json_path.read_text()) if json_path.exists() else {}
+    if isinstance(old, list):  # the format before per-thread rows: unpinned, pre-optimisation rows are dropped
+        old = {}
+    rows = merge(old.get("rows", []), rows)
+    runs = old.get("runs", []) + [run_info]
+    json_path.write_text(json.dumps({"runs": runs, "rows": rows}, indent=2) + "\n")
+    write_markdown(rows, args.out / "env_throughput.md", runs)
     write_plot(rows, args.out / "env_throughput.png")
     for q in ratios(rows):
-        print(q)
+        print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in q.items()})
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from jaxedge import prng
+
 
 class Space:
     """Base class: `sample(key)` draws a valid element, `contains(x)` checks one."""
@@ -44,7 +46,7 @@ class Discrete(Space):
 
     def sample(self, key):
         # floor(U * n) is uniform on {0..n-1} and cheaper than randint's rejection-free two-draw path.
-        u = jax.random.uniform(key, self.shape)
+        u = prng.uniform(key, self.shape)
         return jnp.minimum(jnp.floor(u * self.n), self.n - 1).astype(self.dtype)
 
     def contains(self, x):
@@ -70,7 +72,7 @@ class MultiDiscrete(Space):
         self.dtype = jnp.int32
 
     def sample(self, key):
-        u = jax.random.uniform(key, self.shape)
+        u = prng.uniform(key, self.shape)
         return jnp.minimum(jnp.floor(u * self.nvec), self.nvec - 1).astype(self.dtype)
 
     def contains(self, x):
@@ -96,12 +98,12 @@ class Box(Space):
 
     def sample(self, key):
         if np.all(np.isfinite(self.low) & np.isfinite(self.high)):
-            return jax.random.uniform(key, self.shape, self.dtype, self.low, self.high)
+            return prng.uniform(key, self.shape, self.dtype, self.low, self.high)
         # Unbounded dimensions are sampled from a standard normal.
         finite = np.isfinite(self.low) & np.isfinite(self.high)
         low, high = np.where(finite, self.low, 0.0), np.where(finite, self.high, 1.0)
-        u = jax.random.uniform(key, self.shape, dtype=self.dtype)
-        normal = jax.random.normal(key, self.shape, dtype=self.dtype)
+        u = prng.uniform(key, self.shape, dtype=self.dtype)
+        normal = prng.normal(key, self.shape, dtype=self.dtype)
         return jnp.where(finite, low + u * (high - low), normal)
 
     def contains(self, x):

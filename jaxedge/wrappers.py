@@ -127,20 +127,17 @@ class VecEnv(Wrapper):
             env.step_env, in_axes=(0, 0, 0, None)
         )(k_step, state, action, params)
         done = jnp.logical_or(terminated, truncated)
-        # The cond only produces the reset values (zeros when nobody is done), so the step's own
-        # outputs are not cond operands: that keeps them fusible and the cond cheap.
-        shapes = jax.eval_shape(lambda: (obs_st, state_st))
-        obs_re, state_re = jax.lax.cond(
-            done.any(),
-            lambda: jax.vmap(env.reset_env, in_axes=(0, None))(k_reset, params),
-            lambda: jax.tree_util.tree_map(lambda x: jnp.zeros(x.shape, x.dtype), shapes),
-        )
 
         def pick(r, s):
             return jnp.where(done.reshape(done.shape + (1,) * (s.ndim - 1)), r, s)
 
-        obs = pick(obs_re, obs_st)
-        state = jax.tree_util.tree_map(pick, state_re, state_st)
+        def reset_and_pick(stepped):
+            obs_re, state_re = jax.vmap(env.reset_env, in_axes=(0, None))(k_reset, params)
+            return jax.tree_util.tree_map(pick, (obs_re, state_re), stepped)
+
+        # Nobody done (most steps): the step's outputs pass through untouched; no reset values are
+        # computed or materialised and nothing is selected.
+        obs, state = jax.lax.cond(done.any(), reset_and_pick, lambda stepped: stepped, (obs_st, state_st))
         info = dict(info)
         info["param_error"] = jnp.broadcast_to(env.param_error(params), done.shape)
         info["final_observation"] = obs_st

@@ -60,7 +60,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jaxedge import spaces
+from jaxedge import prng, spaces
 from jaxedge.env import MultiAgentEnv, check_params, check_range_pair, check_sizes
 from jaxedge.physics import channel, compute, tasks, twin
 
@@ -290,7 +290,7 @@ class DTInference(MultiAgentEnv):
         """
         k_type, k_normal, k_rayleigh = jax.random.split(key, 3)
         u, m, n = self.n_users, self.n_servers, self.n_tasks
-        task_type = jnp.floor(jax.random.uniform(k_type, (u, n)) * NUM_TYPES).astype(jnp.int32)
+        task_type = jnp.floor(prng.uniform(k_type, (u, n)) * NUM_TYPES).astype(jnp.int32)
         x, twin_eps = jnp.split(jax.random.normal(k_normal, (u * m + 4 * u * n,)), [u * m])
         y = jax.lax.cond(
             params.rayleigh,
@@ -348,33 +348,46 @@ class DTInference(MultiAgentEnv):
         return target, shares[..., 0], shares[..., 1]
 
     def allocate(self, state: State, target, phi_f, phi_b):
-        """Proportional projection of CPU and bandwidth requests onto capacities (C2-C4)."""
+        """Proportional projection of CPU and bandwidth requests onto capacities (C2-C4).
+
+        Returns ``(freq, bandwidth, (share_f, share_b, count))``: each task's CPU and bandwidth and, per
+        server, the summed requested shares and the number of tasks it received. Written as a short
+        loop over servers of masked sums and selects on ``[U, N]`` arrays: no ``[U, N, M]`` one-hot
+        tensors, whose products and non-minor reductions dominated the step on XLA:CPU.
+        """
         local = target == 0
-        on_server = jax.nn.one_hot(target - 1, self.n_servers, dtype=jnp.float32)  # (U,N,M); 0 row if local
         # C2: local CPU requests of each user scaled to fit F_i.
         f_req_local = jnp.where(local, phi_f * state.f_user[:, None], 0.0)
         local_scale = jnp.minimum(1.0, state.f_user / jnp.maximum(f_req_local.sum(1), 1e-30))
         # C3 / C4: server CPU and bandwidth requests scaled to fit F_k and B_k.
-        f_req_srv = phi_f[..., None] * on_server * state.f_server
-        b_req_srv = phi_b[..., None] * on_server * state.b_server
-        srv_f_scale = jnp.minimum(1.0, state.f_server / jnp.maximum(f_req_srv.sum((0, 1)), 1e-30))
-        srv_b_scale = jnp.minimum(1.0, state.b_server / jnp.maximum(b_req_srv.sum((0, 1)), 1e-30))
-        freq = jnp.where(
-            local, f_req_local * local_scale[:, None], (f_req_srv * srv_f_scale).sum(-1)
-        )
-        bandwidth = (b_req_srv * srv_b_scale).sum(-1)
-        return freq, bandwidth, on_server
+        on = [target == k + 1 for k in range(self.n_servers)]
+        share_f = jnp.stack([jnp.where(o, phi_f, 0.0).sum() for o in on])
+        share_b = jnp.stack([jnp.where(o, phi_b, 0.0).sum() for o in on])
+        count = jnp.stack([o.sum() for o in on]).astype(jnp.float32)
+        f_req_srv, b_req_srv = share_f * state.f_server, share_b * state.b_server
+        f_srv = state.f_server * jnp.minimum(1.0, state.f_server / jnp.maximum(f_req_srv, 1e-30))
+        b_srv = state.b_server * jnp.minimum(1.0, state.b_server / jnp.maximum(b_req_srv, 1e-30))
+        freq = jnp.where(local, f_req_local * local_scale[:, None], phi_f * self.at_target(f_srv, target))
+        bandwidth = phi_b * self.at_target(b_srv, target)
+        return freq, bandwidth, (share_f, share_b, count)
+
+    def at_target(self, per_server, target):
+        """``per_server[..., target - 1]`` per task (0 for a local task) as a select chain over servers;
+        ``per_server`` is ``[M]`` or ``[U, M]`` (per user), ``target`` ``[U, N]``."""
+        out = jnp.zeros(target.shape, jnp.float32)
+        for k in range(self.n_servers):
+            value = per_server[..., k]
+            out = jnp.where(target == k + 1, value[:, None] if value.ndim else value, out)
+        return out
 
     def transition(self, state: State, action: spaces.HybridAction, draws: StepDraws, params: Params):
         """Deterministic step given this step's draws: what the NumPy reference mirrors."""
         target, phi_f, phi_b = self.decode_action(action, params)
         offloaded = target > 0
-        freq, bandwidth, on_server = self.allocate(state, target, phi_f, phi_b)
+        freq, bandwidth, (share_f, share_b, count) = self.allocate(state, target, phi_f, phi_b)
         cycles, bits = tasks.medmnist_cycles_and_bits(state.task_type, params.cycles_per_flop, params.image_side)
-        gain = jnp.einsum("unm,um->un", on_server, state.gain)  # link gain to the chosen server
-        dist = jnp.einsum("unm,um->un", on_server, state.dist)
-        gain = jnp.where(offloaded, gain, 1.0)
-        dist = jnp.where(offloaded, dist, params.d_ref)
+        gain = jnp.where(offloaded, self.at_target(state.gain, target), 1.0)  # link to the chosen server
+        dist = jnp.where(offloaded, self.at_target(state.dist, target), params.d_ref)
         power = jnp.broadcast_to(state.p_tx[:, None], target.shape)
         kappa = jnp.where(offloaded, params.kappa_server, params.kappa_user)
 
@@ -402,9 +415,9 @@ class DTInference(MultiAgentEnv):
         # s'_{t+1}: per-server requested CPU / bandwidth fractions, offloaded share, progress (A20).
         t_next = state.t + 1
         sprime = jnp.concatenate([
-            (phi_f[..., None] * on_server).sum((0, 1)),
-            (phi_b[..., None] * on_server).sum((0, 1)),
-            on_server.sum((0, 1)) / (self.n_users * self.n_tasks),
+            share_f,
+            share_b,
+            count / (self.n_users * self.n_tasks),
             (t_next / params.episode_len)[None].astype(jnp.float32),
         ])
         next_state = state.replace(

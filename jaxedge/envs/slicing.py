@@ -75,7 +75,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jaxedge import spaces
+from jaxedge import prng, spaces
 from jaxedge.env import MultiAgentEnv, check_params, check_range_pair, check_sizes, check_value
 from jaxedge.physics import channel
 from jaxedge.physics import slicing as phys
@@ -348,11 +348,11 @@ class Slicing(MultiAgentEnv):
 
     # ---- randomness -----------------------------------------------------------------------------
     def sample_episode(self, key, params) -> EpisodeDraws:
-        return EpisodeDraws(radius_u=jax.random.uniform(key, (self.n_aps, self.max_users)))
+        return EpisodeDraws(radius_u=prng.uniform(key, (self.n_aps, self.max_users)))
 
     def sample_step(self, key, params) -> StepDraws:
         """Next slot's slice labels (A6) and up/down fading (A3-A4) from one uniform draw."""
-        u = jax.random.uniform(key, (3, self.n_aps, self.max_users))
+        u = prng.uniform(key, (3, self.n_aps, self.max_users))
         probs = jnp.asarray(params.slice_probs, jnp.float32)
         cum = jnp.cumsum(probs)[:-1] / jnp.sum(probs)
         label = jnp.sum(u[0][..., None] >= cum, axis=-1).astype(jnp.int32)  # Categorical(p)
@@ -385,7 +385,25 @@ class Slicing(MultiAgentEnv):
         """``(onehot float[B,U,I] of real users, n float[B,I])``: users per slice and AP."""
         onehot = jax.nn.one_hot(state.slice, self.n_slices, dtype=jnp.float32)
         onehot = onehot * self.user_mask(params)[None, :, None]
-        return onehot, onehot.sum(1)
+        return onehot, self.slice_users(state, params)
+
+    def slice_users(self, state: State, params: Params):
+        """``n float[B,I]``: real users per slice and AP, as one masked sum over users per slice (a
+        reduction over the contiguous user axis; summing a ``[B,U,I]`` one-hot over users was one of
+        the step's most expensive operations on XLA:CPU)."""
+        mask = self.user_mask(params)
+        return jnp.stack([jnp.sum((state.slice == i) & mask, axis=-1) for i in range(self.n_slices)],
+                         axis=-1).astype(jnp.float32)
+
+    def of_own_slice(self, state: State, per_slice):
+        """``per_slice[..., slice(u)]`` for every user: ``per_slice`` is ``[I]`` or ``[B, I]``; a select
+        chain over the few slices (no one-hot products and small-axis reductions)."""
+        per_slice = jnp.asarray(per_slice)
+        col = lambda i: per_slice[..., i][:, None] if per_slice.ndim > 1 else per_slice[i]  # noqa: E731
+        out = jnp.broadcast_to(col(0), state.slice.shape)
+        for i in range(1, self.n_slices):
+            out = jnp.where(state.slice == i, col(i), out)
+        return out
 
     def user_delays(self, state: State, f_b, f_c, params: Params):
         """Per-user delays for the blocks of the user's own slice.
@@ -394,9 +412,9 @@ class Slicing(MultiAgentEnv):
         broadcast, e.g. a grid of candidate allocations). Returns ``(l_up, l_cal, l_down, starved,
         total, satisfied, delay_in_L)`` with that shape.
         """
-        onehot, n = self.slice_counts(state, params)
-        per_user = lambda v: jnp.einsum("bui,i->bu", jax.nn.one_hot(state.slice, self.n_slices), v)  # noqa: E731
-        n_u = jnp.einsum("bui,bi->bu", jax.nn.one_hot(state.slice, self.n_slices), n).astype(jnp.int32)
+        n = self.slice_users(state, params)
+        per_user = lambda v: self.of_own_slice(state, v)  # noqa: E731
+        n_u = per_user(n).astype(jnp.int32)
         bits = per_user(params.task_bits)
         cycles = per_user(params.task_cycles)
         lmax = per_user(params.max_delay)
@@ -428,9 +446,8 @@ class Slicing(MultiAgentEnv):
     def transition(self, state: State, action, draws: StepDraws, params: Params):
         """Deterministic step given the next slot's draws: what the NumPy reference mirrors."""
         f_b, f_c = self.decode_action(action)  # (B, I)
-        slice_oh = jax.nn.one_hot(state.slice, self.n_slices, dtype=jnp.int32)
-        fb_u = (slice_oh * f_b[:, None, :]).sum(-1)  # blocks of the user's slice
-        fc_u = (slice_oh * f_c[:, None, :]).sum(-1)
+        fb_u = self.of_own_slice(state, f_b)  # blocks of the user's slice
+        fc_u = self.of_own_slice(state, f_c)
         l_up, l_cal, l_dn, starved, total, sat, in_l = self.user_delays(state, fb_u, fc_u, params)
         mask = self.user_mask(params).astype(jnp.float32)[None, :]
         n_users = jnp.asarray(params.n_users, jnp.float32)
@@ -467,7 +484,7 @@ class Slicing(MultiAgentEnv):
     # ---- observation ----------------------------------------------------------------------------
     def observations(self, state: State, params: Params) -> jax.Array:
         """``[M_i (kbit), N_i (kMc)]`` per AP (spec §4.1), or n_i / U twice when normalised (A12)."""
-        _, n = self.slice_counts(state, params)
+        n = self.slice_users(state, params)
         frac = n / jnp.asarray(params.n_users, jnp.float32)
         data_kbit = n * (1.0 + params.result_ratio) * params.task_bits / 1e3  # M_i (spec §4.1)
         cycles_kmc = n * params.task_cycles / 1e9  # N_i (spec §4.1)

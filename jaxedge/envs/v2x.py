@@ -84,7 +84,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jaxedge import spaces
+from jaxedge import ops, spaces
 from jaxedge.env import MultiAgentEnv, _is_concrete, check_params, check_range_pair, check_sizes
 from jaxedge.physics import channel, compute, mobility, twin
 
@@ -212,7 +212,7 @@ def categorical(u, probs, values):
 def distances(pos, es_pos, d_min):
     """d_ij = max(||l_i - l_j||, d_min) (eq. 6), shape (M, N)."""
     diff = pos[:, None, :] - es_pos[None, :, :]
-    return jnp.maximum(jnp.sqrt(jnp.sum(diff * diff, axis=-1)), d_min)
+    return jnp.maximum(jnp.sqrt(ops.small_sum(diff * diff)), d_min)
 
 
 def es_distances(es_pos):
@@ -224,9 +224,11 @@ def es_distances(es_pos):
 def wired_length(on_access, on_cpu, es_pos):
     """Wire length d_aj from the access ES to the target ES, 0 when they coincide (eqs. 9-10).
 
-    Sums of one-hot products, not einsum: tiny batched dots are slow on CPU.
+    Unrolled sums of one-hot products, not einsum / small-axis reductions: both are slow on XLA:CPU.
     """
-    return jnp.sum(on_access[..., :, None] * es_distances(es_pos) * on_cpu[..., None, :], axis=(-2, -1))
+    n = on_access.shape[-1]
+    return ops.small_sum((on_access[..., :, None] * es_distances(es_pos) * on_cpu[..., None, :]).reshape(
+        on_access.shape[:-1] + (n * n,)))
 
 
 def routing(target, dist, params, n_servers):
@@ -239,9 +241,9 @@ def routing(target, dist, params, n_servers):
     """
     offloaded = target > 0
     on_cpu = jax.nn.one_hot(target - 1, n_servers, dtype=jnp.float32)  # zero row for x = 0
-    d_target = jnp.sum(on_cpu * dist, axis=-1)
+    d_target = ops.small_sum(on_cpu * dist)
     in_range = d_target <= params.radius
-    access = jnp.where(in_range, target - 1, jnp.argmin(dist, axis=-1))  # acc(i) (§2.6, A13)
+    access = jnp.where(in_range, target - 1, ops.small_argmin(dist))  # acc(i) (§2.6, A13)
     on_access = jax.nn.one_hot(access, n_servers, dtype=jnp.float32) * offloaded[..., None]
     on_bw = jnp.where(params.bw_from_target, on_cpu, on_access)  # A6
     return on_cpu, on_access, on_bw, offloaded & ~in_range
@@ -445,7 +447,7 @@ class V2X(MultiAgentEnv):
         d_wired = wired_length(on_access, on_cpu, params.es_pos)  # d_aj, 0 when access = target
         delay, energy = delay_energy(
             state.bits, offloaded, f, b, power,
-            jnp.sum(on_access * state.gain, -1), jnp.sum(on_access * dist, -1), d_wired, f_local, params,
+            ops.small_sum(on_access * state.gain), ops.small_sum(on_access * dist), d_wired, f_local, params,
         )
         cost, delay, energy, clipped = capped_cost(delay, energy, params)  # c_i = w T + (1 - w) E capped (eq. 23, A15)
         reward = jnp.where(  # R = sum_i lambda_i R_i, lambda_i = 1/M (eq. 24, A1)
