@@ -351,11 +351,9 @@ def make_train(cfg: Config, env, params) -> Trainer:
                    act=jax.ShapeDtypeStruct((n, n_l + 5), jnp.float32),
                    cost=jax.ShapeDtypeStruct((n, 2), jnp.float32))
     source = load_run(cfg.init_from, env, params) if transfer and cfg.init_from else None
-    if source is not None and (source.config.d_model, source.config.heads, source.config.ffn, source.config.enc_layers,
-                               source.config.dec_layers) != (cfg.d_model, cfg.heads, cfg.ffn, cfg.enc_layers,
-                                                             cfg.dec_layers):
-        raise ValueError(f"{cfg.init_from} was trained with other network sizes; set the same d_model, heads, ffn, "
-                         f"enc_layers and dec_layers")
+    shared = ("d_model", "heads", "ffn", "enc_layers", "dec_layers", "critic_space", "channel_prior")
+    if source is not None and any(getattr(source.config, f) != getattr(cfg, f) for f in shared):
+        raise ValueError(f"{cfg.init_from} was trained with another model; set the same {', '.join(shared)}")
 
     def fresh_networks(key):
         k_a, k_c = jax.random.split(key)
