@@ -101,6 +101,7 @@ def test_actor_loss_gradient_reaches_only_the_actor(nets):
     assert sum(float(jnp.abs(g).sum()) for g in jax.tree_util.tree_leaves(g_actor)) > 0.0
 
 
+@pytest.mark.slow  # 17.6 s at load 6 (env reset + two trainer builds); the alone-token check above stays default
 def test_dtac_starts_as_a_copy_of_the_tac_run_of_its_seed(tmp_path):
     trainer = tac.make_train(CFG, ENV, PARAMS)
     keys = jnp.stack([jax.random.PRNGKey(s) for s in (3, 4)])
