@@ -129,7 +129,9 @@ class RecurrentActor(nn.Module):
     def __call__(self, h, x):
         for width in self.hidden:
             x = ACTIVATIONS[self.activation](nn.Dense(width)(x))
-        h, y = nn.GRUCell(self.gru)(h, x)
+        # lecun-normal recurrent kernel, not flax's default orthogonal one: its QR (LAPACK) deadlocked
+        # XLA:CPU in a seed-vmapped init on this machine (42 agents x 5 seeds; jaxlib 0.10.2)
+        h, y = nn.GRUCell(self.gru, recurrent_kernel_init=nn.initializers.lecun_normal())(h, x)
         return h, MLP((), self.n_out, out_scale=0.01)(y)
 
 
