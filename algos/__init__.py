@@ -14,7 +14,7 @@ twin `v2x`) and
 
 import types
 
-from algos import d3qn_gan, ddpg, ddpg_vdn, dqn, dqn_vdn, dt_maddpg, fdedge, happo, ippo, maddpg, maddpg_cgan, sac, tl
+from algos import d3qn_gan, ddpg, ddpg_vdn, dqn, dqn_vdn, dt_maddpg, fdedge, happo, ippo, maddpg, maddpg_cgan, sac, tac, tl
 from jaxedge import spaces
 
 
@@ -47,6 +47,12 @@ ALGOS: dict = {
     "tl": tl,
     # seed 001 (slicing): fed_d3qn_gan, id3qn_gan, fed_d3qn, id3qn: one module, switches gan / federated
     **d3qn_gan.VARIANTS,
+    # seed 004 (cloud_edge): TAC, its decentralised transfer DTAC and the TL-transformer baseline
+    "tac": tac,
+    "dtac": variant(tac, tac.DTACConfig, "DTAC: TAC's actor with identity attention, fine-tuned through the frozen "
+                    "TAC critic (eq. 22); --init-from the TAC run"),
+    "tl_transformer": variant(tac, tac.TLTransformerConfig, "TL transformer: the DTAC model trained by the MSE (26) "
+                              "to TAC's actions; --init-from the TAC run"),
 }
 
 

@@ -35,7 +35,7 @@ from algos.common.evaluation import evaluate, evaluate_runs  # noqa: E402
 from algos.common.runlog import plot_curves  # noqa: E402
 from algos.common.runner import TrainingDiverged, train_runs  # noqa: E402
 
-BASELINES = ("random", "greedy", "equal")  # each where the env has it (equal: slicing)
+BASELINES = ("random", "greedy", "greedy_decollide", "equal")  # each where the env has it (equal: slicing; greedy_decollide: cloud_edge)
 
 
 def build_parser() -> cli.Parser:
@@ -44,6 +44,8 @@ def build_parser() -> cli.Parser:
     cli.add_env_args(ap)
     cli.add_config_args(ap)
     ap.add_argument("--out", type=Path, default=None, help="output dir (default runs/ALGO-ENV)")
+    ap.add_argument("--init-from", type=Path, default=None,
+                    help="a trained run dir to start from (dtac / tl_transformer: the TAC run; sets Config.init_from)")
     ap.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.msgpack (an error if there is none)")
     ap.add_argument("--eval-envs", type=int, default=128, help="parallel envs of the final evaluation (>= 1)")
     ap.add_argument("--eval-steps", type=int, default=None, help="steps per evaluation env (default: one episode)")
@@ -84,6 +86,10 @@ def run(args) -> dict:
     module = algos.ALGOS[args.algo]
     env, params = cli.make_env(args.env, args.size, args.preset)
     cfg = cli.parse_config(module.Config, args.set, args.total_steps, args.num_envs)
+    if args.init_from is not None:
+        if "init_from" not in {f.name for f in dataclasses.fields(cfg)}:
+            raise cli.UsageError(f"--init-from: {args.algo} does not start from another run")
+        cfg = dataclasses.replace(cfg, init_from=str(args.init_from))
     sweep = cli.parse_sweep(args.sweep, module.TRACED)
     runs = cli.runs_grid(cli.parse_seeds(args.seeds), sweep)
     group = run_group(args.run_group)
@@ -154,6 +160,8 @@ def evaluate_and_summarise(args, env, params, trainer, result, runs, sweep) -> d
         "config": dataclasses.asdict(trainer.config),
         "device": str(jax.devices()[0]),
     }
+    if "greedy_decollide" in baselines and "cost" in final:
+        summary["beats_greedy_decollide_on_cost"] = final["cost"]["mean"] < baselines["greedy_decollide"]["cost"]["mean"]
     if "greedy" in baselines and "cost" in final:
         summary["beats_greedy_on_cost"] = final["cost"]["mean"] < baselines["greedy"]["cost"]["mean"]
     if "equal" in baselines:

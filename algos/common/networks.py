@@ -393,3 +393,91 @@ class TorchMLP(nn.Module):
         for width in self.hidden:
             x = nn.relu(torch_dense(width, x.shape[-1])(x))
         return torch_dense(self.out, x.shape[-1])(x)
+
+
+# ----------------------------------------------------------------------------------------------
+# Post-LN token transformer with key-padding masks and identity attention (seed 004's TAC / DTAC)
+# ----------------------------------------------------------------------------------------------
+
+ATTN_MODES = ("softmax", "identity")
+
+
+def token_mask(mask, q_len: int, kv_len: int, attn_mode: str = "softmax"):
+    """Flax's ``[B, 1, L_q, L_kv]`` attention mask over tokens. ``"softmax"``: the key-padding mask
+    (``mask bool[B, L_kv]``, True = real token; None = every key); ``"identity"``: only the diagonal,
+    so softmax(QK^T/sqrt d) over one key is exactly 1 and the block returns the token's own V W_o
+    (the I V attention of seed 004's eq. 21: every token reads only itself)."""
+    if attn_mode == "identity":
+        return jnp.eye(q_len, kv_len, dtype=bool)[None, None]
+    if attn_mode != "softmax":
+        raise ValueError(f"unknown attn_mode {attn_mode!r}; valid: {ATTN_MODES}")
+    return None if mask is None else _attention_mask(mask, q_len)
+
+
+def _mha(heads: int, width: int, x, kv, mask):
+    return nn.MultiHeadDotProductAttention(num_heads=heads, qkv_features=width)(x, kv, mask=mask)
+
+
+def relu_ffn(x, hidden: int):
+    """Position-wise ``Dense(width)(relu(Dense(hidden)(x)))``."""
+    return nn.Dense(x.shape[-1])(nn.relu(nn.Dense(hidden)(x)))
+
+
+class PostLNEncoderLayer(nn.Module):
+    """Post-LN encoder layer (Vaswani et al.): ``x = LN(x + MHA(x, x))``, ``x = LN(x + FFN(x))`` on
+    ``x [B, L, C]``; ``mask bool[B, L]`` hides padded keys; ``attn_mode`` as `token_mask`."""
+
+    heads: int
+    ffn: int
+    attn_mode: str = "softmax"
+
+    @nn.compact
+    def __call__(self, x, mask=None):
+        width, n = x.shape[-1], x.shape[-2]
+        x = nn.LayerNorm()(x + _mha(self.heads, width, x, x, token_mask(mask, n, n, self.attn_mode)))
+        return nn.LayerNorm()(x + relu_ffn(x, self.ffn))
+
+
+class PostLNDecoderLayer(nn.Module):
+    """Post-LN decoder layer without a causal mask: self-attention, cross-attention to ``memory``
+    (same token set), FFN, each with residual + LayerNorm; ``mask`` hides padded keys in both."""
+
+    heads: int
+    ffn: int
+    attn_mode: str = "softmax"
+
+    @nn.compact
+    def __call__(self, y, memory, mask=None):
+        width, n, m = y.shape[-1], y.shape[-2], memory.shape[-2]
+        y = nn.LayerNorm()(y + _mha(self.heads, width, y, y, token_mask(mask, n, n, self.attn_mode)))
+        y = nn.LayerNorm()(y + _mha(self.heads, width, y, memory, token_mask(mask, n, m, self.attn_mode)))
+        return nn.LayerNorm()(y + relu_ffn(y, self.ffn))
+
+
+class TokenEncoderDecoder(nn.Module):
+    """A set transformer over tokens: ``Dense(features) + position table[pos]`` embeds each token,
+    ``enc_layers`` post-LN encoder layers then ``dec_layers`` decoder layers (decoder input = the
+    embedded tokens, memory = the encoder output, no causal mask), and a linear head ``out`` per
+    token. ``features [B, L, f]``, ``pos_onehot [B, L, P]`` (a one-hot of the position id, zeros
+    allowed: a learned table of P rows), ``mask bool[B, L]`` (True = real token). Returns
+    ``[B, L, out]``. ``attn_mode="identity"`` makes it a per-token function with the same parameters."""
+
+    d_model: int
+    heads: int
+    ffn: int
+    enc_layers: int
+    dec_layers: int
+    out: int
+    attn_mode: str = "softmax"
+
+    @nn.compact
+    def __call__(self, features, pos_onehot, mask=None):
+        table = self.param("pos", nn.initializers.normal(0.1), (pos_onehot.shape[-1], self.d_model))
+        tokens = nn.Dense(self.d_model, name="embed")(features) + pos_onehot @ table
+        memory = tokens
+        for _ in range(self.enc_layers):
+            memory = PostLNEncoderLayer(self.heads, self.ffn, self.attn_mode)(memory, mask)
+        y = tokens
+        for _ in range(self.dec_layers):
+            y = PostLNDecoderLayer(self.heads, self.ffn, self.attn_mode)(y, memory, mask)
+        return nn.Dense(self.out, name="head")(y)
