@@ -186,7 +186,8 @@ def run_learner(job: Job, settings: Settings, rep: Reproduction, out: Path, *, r
     sig = signature(job, settings, cfg)
     ckpt = checkpoint_dir(out, rep, job)
     t0, c0 = time.perf_counter(), time.process_time()
-    kwargs = dict(meta=training_signature(job, settings, cfg), max_chunks=max_chunks, quiet=quiet, label=job.id)
+    kwargs = dict(meta={**training_signature(job, settings, cfg), "runs": runs}, max_chunks=max_chunks, quiet=quiet,
+                  label=job.id)  # "runs" as scripts/train.py writes it: a later job may load the run (algos.tac.load_run)
     try:
         result = train_runs(trainer, runs, ckpt, resume=resume and checkpoint.exists(ckpt), **kwargs)
     except checkpoint.CheckpointError as err:

@@ -54,8 +54,8 @@ GRIDS = dict(ues=(4, 5, 6))
 # convergence, hundreds of episodes), evaluation over 2 envs x 200 rounds (a third of an episode)
 PROFILES = {
     "full": Profile(total_steps=2 * EPISODE, seeds=5, eval_envs=2, eval_steps=200, grids=GRIDS, fast_compile=True,
-                    curve_points=4,
-                    overrides=dict(num_envs=2, rollout_len=100, update_epochs=2, chunk_size=3)),
+                    curve_points=6,
+                    overrides=dict(num_envs=2, rollout_len=100, update_epochs=2, warmup_steps=200, buffer_size=1200)),
     "quick": Profile(total_steps=16, seeds=2, eval_envs=2, eval_steps=4, fast_compile=True, curve_points=2,
                      grids=dict(ues=(1, 2)), overrides=dict(num_envs=2, rollout_len=4, update_epochs=1)),
 }
@@ -113,7 +113,7 @@ def plan(settings: Settings) -> Plan:
         layout["n_points"][sc] = [int(p[0][1:]) for p in pts]
         return out
 
-    for sc in ("s1", "s2", "s3"):
+    for sc in ("s3", "s2", "s1"):  # S3 first: Figs. 7, 9, 10 and Table III read it; S1 last
         if sc in settings.sections:
             scenario_jobs(sc)
     if "fig11" in settings.sections and "dtac" in chosen:
