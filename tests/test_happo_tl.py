@@ -25,13 +25,14 @@ ACTOR = happo.RecurrentActor((8,), 8, SPEC.n_logits)
 def test_gru_memory_restarts_at_episode_start():
     p = ACTOR.init(jax.random.PRNGKey(0), jnp.zeros((8,)), jnp.zeros((happo.LOCAL_DIM,)))
     xs = jax.random.normal(jax.random.PRNGKey(1), (6, 3, happo.LOCAL_DIM))
+    other = xs.at[:3].set(jax.random.normal(jax.random.PRNGKey(2), (3, 3, happo.LOCAL_DIM)))  # another past
     first = jnp.zeros((6, 3), bool).at[3].set(True)
-    h0 = jnp.ones((3, 8))
-    _, out = happo.unroll(ACTOR, p, h0, xs, first)
-    _, fresh = happo.unroll(ACTOR, p, jnp.zeros((3, 8)), xs[3:], jnp.zeros((3, 3), bool))
-    np.testing.assert_allclose(out[3:], fresh, atol=1e-6)  # memory before the episode start is forgotten
-    _, carried = happo.unroll(ACTOR, p, h0, xs, jnp.zeros((6, 3), bool))
-    assert not np.allclose(carried[3:], fresh, atol=1e-4)  # ... and it does matter without the restart
+    run = jax.jit(lambda h0, xs, first: happo.unroll(ACTOR, p, h0, xs, first)[1])
+    out = run(jnp.ones((3, 8)), xs, first)
+    np.testing.assert_allclose(out[3:], run(jnp.zeros((3, 8)), other, first)[3:], atol=1e-6)  # the past is forgotten
+    no_reset = jnp.zeros((6, 3), bool)
+    assert not np.allclose(run(jnp.ones((3, 8)), xs, no_reset)[3:], run(jnp.zeros((3, 8)), other, no_reset)[3:],
+                           atol=1e-4)  # ... and it does matter without the restart
 
 
 def test_local_state_24_and_zero_padded_global_state_25():
@@ -93,26 +94,31 @@ def test_sequential_update_order_and_the_ratio_factor():
 
 
 def test_tl_bc_loss_decreases_on_a_fixed_batch():
-    params, data, outs = _batch(seed=1)
-    probs = jax.nn.one_hot(jax.random.randint(jax.random.PRNGKey(5), data["idx"].shape, 0, 2), SPEC.n_choices)
-    cont = jax.random.uniform(jax.random.PRNGKey(6), data["pre"].shape, minval=0.1, maxval=0.9)
+    """Eq. (26) on a fixed batch of one-step inputs (16 rounds x 4 UEs, one UE absent) and random labels."""
+    k = jax.random.split(jax.random.PRNGKey(4), 4)
+    p = ACTOR.init(k[0], jnp.zeros((8,)), jnp.zeros((happo.LOCAL_DIM,)))
+    x = jax.random.normal(k[1], (16, 4, happo.LOCAL_DIM))
+    probs = jax.nn.one_hot(jax.random.randint(k[2], (16, 4, 2), 0, 2), SPEC.n_choices)
+    cont = jax.random.uniform(k[3], (16, 4, 2), minval=0.1, maxval=0.9)
+    mask = jnp.ones((16, 4), bool).at[:, 2].set(False)
     tx = make_optimizer(10.0)(learning_rate=1e-2)
-    opt = tx.init(params["net"])
 
-    def loss(nets):
-        return tl.bc_loss(SPEC, outs({"net": nets}), probs, cont, data["mask"])
+    def loss(p):
+        return tl.bc_loss(SPEC, ACTOR.apply(p, jnp.zeros((16, 4, 8)), x)[1], probs, cont, mask)
 
     @jax.jit
-    def step(nets, opt):
-        val, g = jax.value_and_grad(loss)(nets)
-        upd, opt = tx.update(g, opt, nets)
-        return jax.tree_util.tree_map(lambda a, u: a + u, nets, upd), opt, val
+    def train(p):
+        def step(carry, _):
+            p, opt = carry
+            val, g = jax.value_and_grad(loss)(p)
+            upd, opt = tx.update(g, opt, p)
+            return (jax.tree_util.tree_map(lambda a, u: a + u, p, upd), opt), val
 
-    nets, first = params["net"], None
-    for _ in range(60):
-        nets, opt, val = step(nets, opt)
-        first = val if first is None else first
-    assert float(loss(nets)) < 0.5 * float(first)
+        (p, _), vals = jax.lax.scan(step, (p, tx.init(p)), None, length=60)
+        return vals[0], loss(p)
+
+    first, last = train(p)
+    assert float(last) < 0.5 * float(first)
 
 
 def test_tl_labels_of_a_heuristic_teacher_are_one_hots():
