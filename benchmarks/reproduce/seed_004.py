@@ -83,7 +83,8 @@ def plan(settings: Settings) -> Plan:
     have_tac = "tac" in algos.ALGOS
     jobs: dict = {}
     layout: dict = {"scenarios": {}, "have_tac": have_tac, "n_points": {}}
-    chosen = [a for a in LEARNERS + HEURISTIC_ROWS if a in settings.algos]
+    # run order within a scenario: the cheap heuristics, HAPPO, then TAC and what starts from it
+    chosen = [a for a in HEURISTIC_ROWS + ("happo", "tac", "dtac", "tl_transformer", "tl") if a in settings.algos]
     runs_dir = f"{settings.out or 'benchmarks/results'}/reproduce_004_runs"
 
     def add(job: Job) -> str:
