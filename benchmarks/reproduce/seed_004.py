@@ -23,6 +23,7 @@ moving average of the training cost stays within 2 % of its final (last 20 %) le
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -86,6 +87,7 @@ def plan(settings: Settings) -> Plan:
     # run order within a scenario: the cheap heuristics, HAPPO, then TAC and what starts from it
     chosen = [a for a in HEURISTIC_ROWS + ("happo", "tac", "dtac", "tl_transformer", "tl") if a in settings.algos]
     runs_dir = f"{settings.out or 'benchmarks/results'}/reproduce_004_runs"
+    ckpt = lambda rid: f"{runs_dir}/{re.sub(r'[^A-Za-z0-9_.=-]+', '_', rid)}"  # noqa: E731 (runner.checkpoint_dir)
 
     def add(job: Job) -> str:
         jobs.setdefault(job.id, job)
@@ -104,9 +106,9 @@ def plan(settings: Settings) -> Plan:
             if algo == "tac":
                 keep = True
             if algo in NEEDS_TAC:
-                variant = {"init_from": f"{runs_dir}/{tac_id}"}
+                variant = {"init_from": ckpt(tac_id)}
             if algo == "tl":
-                variant = {"teacher": "tac", "teacher_from": f"{runs_dir}/{tac_id}"} if have_tac else {}
+                variant = {"teacher": "tac", "teacher_from": ckpt(tac_id)} if have_tac else {}
             rid = f"{algo}@{sc}" if algo != "tl" or have_tac else f"tl[greedy_decollide]@{sc}"
             out[algo] = add(Job(rid, algo, "cloud_edge", sizes, None if quick else preset, variant, params, evals,
                                 keep))
