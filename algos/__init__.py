@@ -14,7 +14,7 @@ twin `v2x`) and
 
 import types
 
-from algos import d3qn_gan, ddpg, ddpg_vdn, dqn, dqn_vdn, dt_maddpg, fdedge, ippo, maddpg, maddpg_cgan, sac, tac
+from algos import d3qn_gan, ddpg, ddpg_vdn, dqn, dqn_vdn, dt_maddpg, fdedge, happo, ippo, maddpg, maddpg_cgan, sac, tac, tl
 from jaxedge import spaces
 
 
@@ -42,6 +42,9 @@ ALGOS: dict = {
     # seed 002 (v2x): DT-MADDPG and its DDPG baseline
     "dt_maddpg": dt_maddpg,
     "ddpg": ddpg,
+    # seed 004 (cloud_edge): the MARL and behaviour-cloning baselines
+    "happo": happo,
+    "tl": tl,
     # seed 001 (slicing): fed_d3qn_gan, id3qn_gan, fed_d3qn, id3qn: one module, switches gan / federated
     **d3qn_gan.VARIANTS,
     # seed 004 (cloud_edge): TAC, its decentralised transfer DTAC and the TL-transformer baseline

@@ -23,8 +23,9 @@ contract (``Discrete``, ``MultiDiscrete``, ``Hybrid``).
   the discounted return (PureJaxRL's normalising wrappers, kept in the runner state): the envs'
   features and rewards differ by orders of magnitude, and one set of defaults serves all five.
 
-`actor_net`, `Critic`, `sample`, `log_prob`, `entropy`, `gae` and `ppo_loss` are small module-level
-pieces that MAPPO / HAPPO import (with a centralised critic on ``env.global_state``).
+`actor_net`, `Critic`, `sample`, `log_prob`, `entropy`, `gae`, `surrogate`, `value_error`, `ppo_loss`,
+`RunningStats` and `normalize_rewards` are small module-level pieces that `algos.happo` imports (with
+GRU actors and a centralised critic).
 
 Reproduces: no paper figure; the generic on-policy baseline of the issue-20 trainer contract,
 measured against random and greedy on all five envs in benchmarks/results/ippo_all_envs.md.
@@ -184,13 +185,23 @@ def gae(rewards, values, next_values, terminated, done, gamma, lam):
     return adv, adv + values
 
 
+def surrogate(ratio, adv, clip_eps):
+    """PPO's clipped surrogate per element, ``min(r A, clip(r, 1 +- eps) A)`` (to be maximised)."""
+    return jnp.minimum(ratio * adv, jnp.clip(ratio, 1 - clip_eps, 1 + clip_eps) * adv)
+
+
+def value_error(value, old_value, returns, clip_eps):
+    """PPO's clipped squared value error per element (``0.5 max`` of the plain and clipped errors)."""
+    v_clipped = old_value + jnp.clip(value - old_value, -clip_eps, clip_eps)
+    return 0.5 * jnp.maximum((value - returns) ** 2, (v_clipped - returns) ** 2)
+
+
 def ppo_loss(logp, old_logp, adv, value, old_value, returns, ent, clip_eps, vf_coef, ent_coef):
     """Clipped surrogate + ``vf_coef`` x clipped value loss - ``ent_coef`` x entropy (means over every
     element). ``adv`` is used as given (normalise it beforehand). Returns ``(loss, metrics)``."""
     ratio = jnp.exp(logp - old_logp)
-    actor_loss = -jnp.minimum(ratio * adv, jnp.clip(ratio, 1 - clip_eps, 1 + clip_eps) * adv).mean()
-    v_clipped = old_value + jnp.clip(value - old_value, -clip_eps, clip_eps)
-    value_loss = 0.5 * jnp.maximum((value - returns) ** 2, (v_clipped - returns) ** 2).mean()
+    actor_loss = -surrogate(ratio, adv, clip_eps).mean()
+    value_loss = value_error(value, old_value, returns, clip_eps).mean()
     ent = ent.mean()
     loss = actor_loss + vf_coef * value_loss - ent_coef * ent
     approx_kl = ((ratio - 1) - (logp - old_logp)).mean()

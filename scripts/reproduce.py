@@ -126,7 +126,7 @@ def settings_from(args, rep) -> Settings:
                     eval_steps=args.eval_steps or profile.eval_steps, eval_seed=args.eval_seed,
                     grids=parse_grids(args.grid, profile.grids), overrides=dict(profile.overrides),
                     sets=parse_sets(args.set, [a for a in chosen if a in algos.ALGOS]), sections=sections,
-                    algos=chosen, curve_points=profile.curve_points)
+                    algos=chosen, curve_points=profile.curve_points, out=str(args.out))
 
 
 def run(args) -> dict:

@@ -11,6 +11,8 @@ sweeps, the reproduction runner):
     rs, metrics = trainer.train_chunk(rs, start)             # sizes.iters_per_chunk iterations from
                                                              # global iteration ``start``
     action = trainer.act(rs, obs)                            # deterministic policy, one env
+    action, mem = trainer.act(rs, obs, mem)                  # ... of a recurrent learner (trainer.memory
+                                                             # set; mem = trainer.memory(rs) at episode start)
 
 One *iteration* is whatever the learner needs: one vector env step plus its gradient updates
 (off-policy, ``env_steps_per_iter = num_envs``) or a rollout of T vector steps plus epochs of
@@ -159,6 +161,8 @@ class Trainer:
     sizes: Sizes
     default_hp: Mapping[str, jax.Array]  # the traced hyperparameters and their defaults
     replay: ReplaySpec | None = None  # None: no replay (on-policy)
+    memory: Callable | None = None  # recurrent policies only: (rs) -> one env's initial policy memory; then
+    # act is (rs, obs, memory) -> (action, memory), and evaluation restarts the memory at episode ends
 
     def __call__(self, key, hp=None):
         rs = self.init(key, hp)
@@ -168,7 +172,7 @@ class Trainer:
 
 
 def make_trainer(init: Callable, iteration: Callable, act: Callable, cfg: RunConfig, default_hp: dict,
-                 sizes: Sizes, replay_spec: ReplaySpec | None = None) -> Trainer:
+                 sizes: Sizes, replay_spec: ReplaySpec | None = None, memory: Callable | None = None) -> Trainer:
     """Assemble a `Trainer` from ``init(key, hp) -> rs`` and ``iteration(rs, i) -> (rs, metrics)``."""
     default_hp = dict(default_hp)
 
@@ -193,7 +197,7 @@ def make_trainer(init: Callable, iteration: Callable, act: Callable, cfg: RunCon
         return runner_state, jax.tree_util.tree_map(lambda m: m.mean(0), metrics)
 
     return Trainer(init=init_fn, train_chunk=train_chunk, act=act, config=cfg, sizes=sizes,
-                   default_hp=default_hp, replay=replay_spec)
+                   default_hp=default_hp, replay=replay_spec, memory=memory)
 
 
 def make_optimizer(max_grad_norm: float):

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from benchmarks.reproduce.claims import Claim, Results  # noqa: F401 (annotations)
 
 SEEDS = {"000": "benchmarks.reproduce.seed_000", "001": "benchmarks.reproduce.seed_001",
-         "002": "benchmarks.reproduce.seed_002", "003": "benchmarks.reproduce.seed_003"}  # id -> module with REPRODUCTION
+         "002": "benchmarks.reproduce.seed_002", "003": "benchmarks.reproduce.seed_003",
+         "004": "benchmarks.reproduce.seed_004"}  # id -> module with REPRODUCTION
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +48,9 @@ class Job:
     variant: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     params: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # env Params fields over the preset
     # (a scenario sweep that keeps the shapes, e.g. seed 002's task size or ES CPU); lists become arrays
+    evals: tuple = ()  # extra evaluations of the trained policy (or heuristic) on other scenarios of the same
+    # env sizes: ((name, preset or None, {Params field: value}), ...); result id "<job id>|<name>"
+    keep_checkpoint: bool = False  # keep the trained state (a later job of the plan starts from it)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +85,7 @@ class Settings:
     sections: tuple = ()
     algos: tuple = ()
     curve_points: int = 40  # chunks per learner job (`Profile.curve_points`)
+    out: str = ""  # the output directory (a job may read an earlier job's checkpoint under it)
 
 
 @dataclasses.dataclass(frozen=True)

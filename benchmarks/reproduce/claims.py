@@ -220,8 +220,16 @@ class Results:
         self.runs = data.get("runs", {})
 
     def run(self, run_id: str | None) -> dict | None:
-        rec = self.runs.get(run_id) if run_id else None
-        return rec if rec and rec.get("status") == "done" else None
+        """A finished run; ``"<job id>|<name>"`` is the job's extra evaluation ``name`` (`Job.evals`):
+        its ``final`` / ``per_seed``, the job's training curve."""
+        base, _, name = (run_id or "").partition("|")
+        rec = self.runs.get(base) if base else None
+        if not rec or rec.get("status") != "done":
+            return None
+        if name:
+            sub = rec.get("evals", {}).get(name)
+            return {**rec, **sub} if sub else None
+        return rec
 
     def final(self, run_id: str | None, metric: str) -> dict | None:
         """The evaluated metric of a run: `mean_ci` over seeds (learners) or eval envs (heuristics)."""
@@ -251,7 +259,7 @@ class Results:
         return mean_ci([measure(x, y, warm) for y in ys])
 
     def status(self, run_id: str | None) -> str:
-        return self.runs.get(run_id, {}).get("status", "—") if run_id else "—"
+        return self.runs.get(run_id.partition("|")[0], {}).get("status", "—") if run_id else "—"
 
 
 # ---- rendering -----------------------------------------------------------------------------------------

@@ -84,11 +84,25 @@ def make_env(job: Job):
     return env, params
 
 
+def eval_scenarios(job: Job):
+    """``[(name, params)]`` of the job's extra evaluations (`Job.evals`): its preset (or the eval's own)
+    with its env Params and the eval's on top."""
+    out = []
+    for name, preset, over in job.evals:
+        other = dataclasses.replace(job, preset=preset or job.preset, params={**job.params, **over}, evals=())
+        out.append((name, make_env(other)[1]))
+    return out
+
+
 def _scenario(job: Job) -> dict:
     """The job's env scenario for its signature; env Params overrides only when there are any (older
     results stay resumable)."""
     out = {"algo": job.algo, "env": job.env, "sizes": dict(job.sizes), "preset": job.preset}
-    return {**out, "params": dict(job.params)} if job.params else out
+    if job.params:
+        out["params"] = dict(job.params)
+    if job.evals:
+        out["evals"] = [[name, preset, dict(over)] for name, preset, over in job.evals]
+    return out
 
 
 def training_signature(job: Job, settings: Settings, cfg) -> dict:
@@ -134,12 +148,16 @@ def run_heuristic(job: Job, settings: Settings) -> dict:
     t0, c0 = time.perf_counter(), time.process_time()
     if job.algo == BOUND:  # the env's certified lower bound on any policy's cost, on the same envs and keys
         final = heuristics.BOUNDS[job.env](env, params, _eval_key(settings), settings.eval_envs, settings.eval_steps)
+        evals = {}
     else:
-        final = evaluate(env, params, heuristics.make_heuristic(env, job.algo), _eval_key(settings),
-                         settings.eval_envs, settings.eval_steps)
+        policy = heuristics.make_heuristic(env, job.algo)
+        final = evaluate(env, params, policy, _eval_key(settings), settings.eval_envs, settings.eval_steps)
+        evals = {name: {"final": evaluate(env, p, policy, _eval_key(settings), settings.eval_envs, settings.eval_steps)}
+                 for name, p in eval_scenarios(job)}
     wall = time.perf_counter() - t0
-    return {"kind": "heuristic", "status": "done", "signature": signature(job, settings), "final": final,
-            "wall_s": wall, "eval_s": wall, "cpu_s": {"eval": time.process_time() - c0}}
+    rec = {"kind": "heuristic", "status": "done", "signature": signature(job, settings), "final": final,
+           "wall_s": wall, "eval_s": wall, "cpu_s": {"eval": time.process_time() - c0}}
+    return {**rec, "evals": evals} if evals else rec
 
 
 def checkpoint_dir(out: Path, rep: Reproduction, job: Job) -> Path:
@@ -174,7 +192,8 @@ def run_learner(job: Job, settings: Settings, rep: Reproduction, out: Path, *, r
     sig = signature(job, settings, cfg)
     ckpt = checkpoint_dir(out, rep, job)
     t0, c0 = time.perf_counter(), time.process_time()
-    kwargs = dict(meta=training_signature(job, settings, cfg), max_chunks=max_chunks, quiet=quiet, label=job.id)
+    kwargs = dict(meta={**training_signature(job, settings, cfg), "runs": runs}, max_chunks=max_chunks, quiet=quiet,
+                  label=job.id)  # "runs" as scripts/train.py writes it: a later job may load the run (algos.tac.load_run)
     try:
         result = train_runs(trainer, runs, ckpt, resume=resume and checkpoint.exists(ckpt), **kwargs)
     except checkpoint.CheckpointError as err:
@@ -193,13 +212,19 @@ def run_learner(job: Job, settings: Settings, rep: Reproduction, out: Path, *, r
     trained = evaluate_runs(env, params, trainer, result.runner_state, _eval_key(settings),
                             settings.eval_envs, settings.eval_steps)
     jax.block_until_ready(trained["run_means"])
+    evals = {}
+    for name, p in eval_scenarios(job):
+        other = evaluate_runs(env, p, trainer, result.runner_state, _eval_key(settings), settings.eval_envs,
+                              settings.eval_steps)
+        evals[name] = {"final": other["over_runs"], "per_seed": {k: v.tolist() for k, v in other["run_means"].items()}}
     eval_s = time.perf_counter() - t1
-    if not keep_checkpoints:
+    if not (keep_checkpoints or job.keep_checkpoint):
         (ckpt / checkpoint.STATE_FILE).unlink(missing_ok=True)
     return {**rec, "status": "done", "eval_s": eval_s, "wall_s": result.wall_s + eval_s,
             "cpu_s": {"train": c1 - c0, "eval": time.process_time() - c1},
             "env_steps_per_s": trainer.sizes.total_env_steps * len(runs) / max(result.wall_s, 1e-9),
-            "final": trained["over_runs"], "per_seed": {k: v.tolist() for k, v in trained["run_means"].items()}}
+            "final": trained["over_runs"], "per_seed": {k: v.tolist() for k, v in trained["run_means"].items()},
+            **({"evals": evals} if evals else {})}
 
 
 def run_job(job: Job, settings: Settings, rep: Reproduction, out: Path, **kwargs) -> dict:
