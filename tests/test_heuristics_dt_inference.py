@@ -15,6 +15,7 @@ from jaxedge.physics import tasks
 TINY = dict(n_users=2, n_servers=2, n_tasks=2)
 
 
+@pytest.mark.slow  # 14 s of rollouts; per state, oracle <= both greedies is test_dt_inference_bound.py's (default suite)
 def test_oracle_beats_greedy_beats_random_on_tiny_instances():
     env = jaxedge.make("dt_inference", **TINY)
     params = env.default_params
