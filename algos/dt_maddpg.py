@@ -269,15 +269,12 @@ def make_train(cfg: Config, env, params) -> Trainer:
         return sequential(actor_p, obs, choose)
 
     def init(key, hp):
-        k_net, k_env, key = jax.random.split(key, 3)
-        width = own_slot.start + order.shape[1] * cd
-        nets = core.init_networks(k_net, hp, width)
+        rs = core.init_state(key, hp, own_slot.start + order.shape[1] * cd, env, params, E,
+                             replay.init(example, capacity))
         if twin_critic:  # every vehicle's twin critic is the same function of the same input: keep one copy
-            nets.update({k: jax.tree_util.tree_map(lambda v: v[:1], nets[k])
-                         for k in ("critic", "critic_target", "critic_opt")})
-        obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(k_env, E), params)
-        return TrainState(**nets, buffer=replay.init(example, capacity), env_state=env_state, obs=obs, key=key,
-                          step=jnp.zeros((), jnp.int32), hp=hp)
+            rs = rs.replace(**{k: jax.tree_util.tree_map(lambda v: v[:1], getattr(rs, k))
+                               for k in ("critic", "critic_target", "critic_opt")})
+        return rs
 
     def update(rs: TrainState, key):
         k_batch, k_actor = jax.random.split(key)

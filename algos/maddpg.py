@@ -184,6 +184,14 @@ class Core:
             critic_opt=jax.vmap(self.tx(learning_rate=hp["lr_critic"]).init)(critic_p),
         )
 
+    def init_state(self, key, hp, critic_in_dim: int, env, params, num_envs: int, buffer) -> TrainState:
+        """The learner's state at step 0: the networks, ``num_envs`` freshly reset envs, ``buffer``."""
+        k_net, k_env, key = jax.random.split(key, 3)
+        nets = self.init_networks(k_net, hp, critic_in_dim)
+        obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(k_env, num_envs), params)
+        return TrainState(**nets, buffer=buffer, env_state=env_state, obs=obs, key=key, step=jnp.zeros((), jnp.int32),
+                          hp=hp)
+
     def critics(self, p, x):
         """``x [n, B, D] -> Q [n, B]``, agent i's critic on ``x[i]``."""
         return jax.vmap(lambda q, x_i: self.critic.apply(q, x_i)[..., 0])(p, x)
@@ -335,11 +343,8 @@ def make_train(cfg: Config, env, params) -> Trainer:
         return next_obs, env_state, transition, env_metrics(reward, info)
 
     def init(key, hp):
-        k_net, k_env, key = jax.random.split(key, 3)
-        nets = core.init_networks(k_net, hp, s_dim + obs_dim + n * spec.critic_dim)
-        obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(k_env, E), params)
-        return TrainState(**nets, buffer=replay.init(example, capacity), env_state=env_state, obs=obs, key=key,
-                          step=jnp.zeros((), jnp.int32), hp=hp)
+        return core.init_state(key, hp, s_dim + obs_dim + n * spec.critic_dim, env, params, E,
+                               replay.init(example, capacity))
 
     def update(rs: TrainState, key):
         k_batch, k_actor = jax.random.split(key)
