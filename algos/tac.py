@@ -37,7 +37,9 @@ regresses the *weighted* costs (17 with the sign flipped), so the actor loss has
 (equivalent to §5.3's form with w > 0, and defined at w = 0); learning rates 1e-3 (Table II's 2e-5 is
 far too slow for a CPU-sized run) and run sizes for a 10-minute CPU run (see `Config`); the transfer
 phases collect their states with the transferred actor's own rollouts (A12's option) instead of
-reading TAC's replay memory, so a DTAC run needs only TAC's networks; DTAC run seed s starts from
+reading TAC's replay memory, so a DTAC run needs only TAC's networks; p_l is not learned by
+default (``learn_channels=False``: channel slot mod L from ``channel_prior``, `Channels`), because a
+learned p_l, even on top of the prior, let some seeds collapse onto shared channels; DTAC run seed s starts from
 TAC run seed s where the TAC run has it, else its first run. Without ``init_from`` the transfer
 variants start from fresh TAC weights (smoke tests only).
 """
@@ -95,6 +97,7 @@ class Config(OffPolicyConfig):
     noise_min: float = 1e-4
     entropy_coef: float = 0.01  # w_s (Table II)
     channel_prior: float = 10.0  # logit added to channel (slot mod L) of each UE (ours, A24): distinct channels per cell; 0 = none
+    learn_channels: bool = False  # ours (A24): False = p_l is the prior alone (no actor logits, no gradient); True = the paper's learned p_l
     critic_space: str = "log"  # "log": Q is fitted as log(1 + cost) and read back with expm1; "linear": eq. 18 literally
     transfer: str = "none"  # "none" (TAC), "critic" (DTAC, eq. 22), "mse" (TL transformer, eq. 26)
     init_from: str = ""  # the TAC run dir a transfer starts from (scripts/train.py --init-from)
@@ -176,17 +179,30 @@ def slot_channels(n: int, k: int, n_l: int) -> np.ndarray:
     return np.eye(n_l, dtype=np.float32)[np.tile(np.arange(n // k), k) % n_l]
 
 
-def policy_outputs(actor, actor_p, obs, min_ratio: float, channel_prior: float = 0.0):
-    """A = (p_x, p_l, a, b) ``[.., N, L + 5]`` (eq. 16): softmaxes and clipped sigmoids.
-    ``channel_prior`` adds that logit to channel (slot mod L) of each UE (A24's within-cell index)."""
+@dataclasses.dataclass(frozen=True)
+class Channels:
+    """How p_l is formed (A24): ``prior`` is the logit added to channel (slot mod L) of each UE (its
+    within-cell index); without ``learned`` the actor's channel logits are dropped (p_l = the prior)."""
+
+    prior: float = 0.0
+    learned: bool = True
+
+    @classmethod
+    def of(cls, cfg: "Config") -> "Channels":
+        return cls(cfg.channel_prior, cfg.learn_channels)
+
+
+def policy_outputs(actor, actor_p, obs, min_ratio: float, channels: Channels = Channels()):
+    """A = (p_x, p_l, a, b) ``[.., N, L + 5]`` (eq. 16): softmaxes and clipped sigmoids; p_l per `Channels`."""
     def run(o):
         feats, pos, mask = split_obs(o)
         return actor.apply(actor_p, feats, pos, mask)
 
     raw = _batched(run, obs)
     n_l = raw.shape[-1] - 5
-    prior = slot_channels(obs.shape[-2], obs.shape[-1] - MASK_COL - 1, n_l) * channel_prior
-    raw = raw.at[..., 3:3 + n_l].add(prior)
+    prior = slot_channels(obs.shape[-2], obs.shape[-1] - MASK_COL - 1, n_l) * channels.prior
+    logits = raw[..., 3:3 + n_l] if channels.learned else jnp.zeros_like(raw[..., 3:3 + n_l])
+    raw = raw.at[..., 3:3 + n_l].set(logits + prior)
     p_x, p_l = jax.nn.softmax(raw[..., :3]), jax.nn.softmax(raw[..., 3:3 + n_l])
     ratios = jnp.clip(jax.nn.sigmoid(raw[..., 3 + n_l:]), min_ratio, 1.0)
     return jnp.concatenate([p_x, p_l, ratios], -1)
@@ -248,21 +264,21 @@ def critic_loss(critic, critic_p, obs, act, cost, space: str = "log"):
 
 
 def actor_loss(actor, critic, actor_p, critic_p, obs, entropy_coef, min_ratio: float, space: str = "log",
-               channel_prior: float = 0.0):
+               channels: Channels = Channels()):
     """Eqs. (19) / (22), implementable form: the critic's cost of the noise-free action minus w_s
     entropy, over real UEs, batch mean. The critic's parameters are held fixed (stop-gradient)."""
-    act = policy_outputs(actor, actor_p, obs, min_ratio, channel_prior)
+    act = policy_outputs(actor, actor_p, obs, min_ratio, channels)
     q = critic_q(critic, jax.lax.stop_gradient(critic_p), obs, act, space)
     mask = split_obs(obs)[2]
     cost = objective(q, mask)
     return jnp.mean(cost - entropy_coef * entropy(act, mask)), jnp.mean(cost)
 
 
-def imitation_loss(actor, actor_p, teacher, teacher_p, obs, min_ratio: float, channel_prior: float = 0.0):
+def imitation_loss(actor, actor_p, teacher, teacher_p, obs, min_ratio: float, channels: Channels = Channels()):
     """Eq. (26): squared error of the student's A to the teacher's, summed over real UEs and the
     L + 5 components, batch mean."""
-    want = jax.lax.stop_gradient(policy_outputs(teacher, teacher_p, obs, min_ratio, channel_prior))
-    err = jnp.sum((policy_outputs(actor, actor_p, obs, min_ratio, channel_prior) - want) ** 2, -1)
+    want = jax.lax.stop_gradient(policy_outputs(teacher, teacher_p, obs, min_ratio, channels))
+    err = jnp.sum((policy_outputs(actor, actor_p, obs, min_ratio, channels) - want) ** 2, -1)
     return jnp.mean(jnp.sum(jnp.where(split_obs(obs)[2], err, 0.0), -1))
 
 
@@ -302,7 +318,7 @@ class TACRun:
 
     def outputs(self, obs, run: int = 0):
         """TAC's deterministic A = (p_x, p_l, a, b) ``[.., N, L + 5]`` for ``obs [.., N, obs_dim]``."""
-        return policy_outputs(self.actor, self.params_of(run)[0], obs, self.min_ratio, self.config.channel_prior)
+        return policy_outputs(self.actor, self.params_of(run)[0], obs, self.min_ratio, Channels.of(self.config))
 
     def act(self, obs, run: int = 0) -> spaces.HybridAction:
         return env_action(self.outputs(obs, run), self.min_ratio)
@@ -339,7 +355,7 @@ def make_train(cfg: Config, env, params) -> Trainer:
         raise ValueError(f"tac runs on {', '.join(ENVS)} only, not {env.name}")
     transfer = cfg.transfer != "none"
     n, obs_dim, n_l = env.num_agents, env.obs_dim, env.n_channels
-    min_ratio, ep_len, prior = float(params.min_ratio), int(params.episode_len), cfg.channel_prior
+    min_ratio, ep_len, prior = float(params.min_ratio), int(params.episode_len), Channels.of(cfg)
     actor, critic = networks(cfg, n_l, "identity" if transfer else "softmax")
     central_actor = networks(cfg, n_l)[0]
     tx = optimizer(cfg)
@@ -351,7 +367,8 @@ def make_train(cfg: Config, env, params) -> Trainer:
                    act=jax.ShapeDtypeStruct((n, n_l + 5), jnp.float32),
                    cost=jax.ShapeDtypeStruct((n, 2), jnp.float32))
     source = load_run(cfg.init_from, env, params) if transfer and cfg.init_from else None
-    shared = ("d_model", "heads", "ffn", "enc_layers", "dec_layers", "critic_space", "channel_prior")
+    shared = ("d_model", "heads", "ffn", "enc_layers", "dec_layers", "critic_space", "channel_prior",
+              "learn_channels")
     if source is not None and any(getattr(source.config, f) != getattr(cfg, f) for f in shared):
         raise ValueError(f"{cfg.init_from} was trained with another model; set the same {', '.join(shared)}")
 

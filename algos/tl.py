@@ -111,7 +111,7 @@ def tac_teacher(spec: ActionSpec, cfg: Config, env, params) -> Teacher:
     pad = lambda p: jnp.pad(p, ((0, 0), (0, spec.n_choices - p.shape[-1])))  # noqa: E731
 
     def label(tp, key, obs, state):
-        out = tac.policy_outputs(run.actor, tp, obs, run.min_ratio, run.config.channel_prior)  # [N, L + 5]
+        out = tac.policy_outputs(run.actor, tp, obs, run.min_ratio, tac.Channels.of(run.config))  # [N, L + 5]
         return jnp.stack([pad(out[:, :3]), pad(out[:, 3:3 + n_l])], -2), out[:, 3 + n_l:]
 
     keys = jnp.stack([jax.random.PRNGKey(s) for s in run.seeds])

@@ -64,7 +64,7 @@ def test_padded_ues_change_no_output_of_actor_critic_or_loss(nets):
     cost_junk = jnp.where(mask[..., None], cost, 99.0)
     m = mask[..., None]
     for net in (actor, dtac_actor):
-        a, b = (outputs(net, actor_p, o, MIN_RATIO, 10.0) for o in (obs, junk))
+        a, b = (outputs(net, actor_p, o, MIN_RATIO, tac.Channels(10.0)) for o in (obs, junk))
         np.testing.assert_array_equal(np.where(m, a, 0), np.where(m, b, 0))
     q, q_junk = critic_q(critic, critic_p, obs, act), critic_q(critic, critic_p, junk, act_junk)
     np.testing.assert_array_equal(np.where(m, q, 0), np.where(m, q_junk, 0))
@@ -75,6 +75,20 @@ def test_padded_ues_change_no_output_of_actor_critic_or_loss(nets):
         np.testing.assert_array_equal(la, lb)
     np.testing.assert_array_equal(imitation_loss(dtac_actor, actor_p, actor, actor_p, obs, MIN_RATIO),
                                   imitation_loss(dtac_actor, actor_p, actor, actor_p, junk, MIN_RATIO))
+
+
+def test_unlearned_channels_are_the_slot_prior_whatever_the_actor(nets):
+    actor, _, _, actor_p, _ = nets
+    other_p = actor.init(jax.random.PRNGKey(7), *tac.split_obs(jnp.zeros((1, ENV.num_agents, ENV.obs_dim))))
+    obs, _ = observations(3)
+    n_l, fixed = ENV.n_channels, tac.Channels(10.0, learned=False)
+    a, b = (np.asarray(outputs(actor, p, obs, MIN_RATIO, fixed)) for p in (actor_p, other_p))
+    np.testing.assert_array_equal(a[..., 3:3 + n_l], b[..., 3:3 + n_l])
+    want = jax.nn.softmax(10.0 * tac.slot_channels(ENV.num_agents, 2, n_l))
+    np.testing.assert_allclose(a[0, :, 3:3 + n_l], want, rtol=1e-6)
+    assert np.abs(a[..., :3] - b[..., :3]).max() > 1e-4  # the offloading head still reads the actor
+    learned = np.asarray(outputs(actor, other_p, obs, MIN_RATIO, tac.Channels(10.0)))
+    assert np.abs(learned[..., 3:3 + n_l] - b[..., 3:3 + n_l]).max() > 0  # learned: the actor's logits count
 
 
 def test_identity_attention_makes_each_ue_read_only_its_own_token(nets):
