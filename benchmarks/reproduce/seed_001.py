@@ -305,7 +305,10 @@ def setup(results: Results) -> list[str]:
         "* `reward` is eq. R per slot (global, the same for every AP); the episode return is reward × 100; "
         "`delay` is L (s, clipped at 10 ms, A9); `satisfaction` is φ. Claims give the relative and the absolute "
         "difference (A46).",
-    ] + [f"* Jobs merged from a parallel invocation (same settings, its own output directory): `{c}`"
+    ] + [f"* REDUCED GRID: Fig. {fig} runs {name} ∈ {list(g[name])}, a subset of the paper's {list(GRIDS[name])}."
+         for fig, name in ((5, "users"), (6, "aps"))
+         if name in g and name in results.meta.get("sections", []) and list(g[name]) != list(GRIDS[name])
+         ] + [f"* Jobs merged from a parallel invocation (same settings, its own output directory): `{c}`"
          for c in results.meta.get("merged_from", [])]
 
 
