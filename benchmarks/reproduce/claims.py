@@ -176,6 +176,17 @@ def moving_average(y, window: int) -> np.ndarray:
     return (c[idx] - c[lo]) / (idx - lo)
 
 
+def settled_at(x, curve, window: int, rel_tol: float, tail: float = 0.2) -> float:
+    """First ``x`` after which the trailing moving average of ``curve`` (``window`` points) stays
+    within ``rel_tol`` of the final level (the mean of the last ``tail`` of the raw points)."""
+    curve = np.asarray(curve, dtype=np.float64)
+    y = moving_average(curve, max(1, window))
+    final = np.mean(curve[-max(1, math.ceil(tail * len(curve))):])
+    bad = np.nonzero(~(np.abs(y - final) <= rel_tol * abs(final)))[0]
+    first = 0 if len(bad) == 0 else bad[-1] + 1
+    return float(x[min(first, len(x) - 1)])
+
+
 def steps_to_fraction(steps, curve, fraction: float = 0.95, start: float = 0.0, tail: float = 0.1) -> float:
     """Env steps at which a training curve first covers ``fraction`` of its way from its start to its
     final value: progress (y_s - y_0) / (y_final - y_0) >= fraction, y smoothed by a trailing moving

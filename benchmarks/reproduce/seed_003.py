@@ -26,7 +26,7 @@ import numpy as np
 from algos.common.stats import mean_ci
 from benchmarks.reproduce import Job, Plan, Profile, Reproduction, Settings
 from benchmarks.reproduce.claims import (
-    Claim, Results, combine, effect_interval, fmt_effect, fmt_stat, moving_average, verdict,
+    Claim, Results, combine, effect_interval, fmt_effect, fmt_stat, settled_at, verdict,
 )
 from benchmarks.reproduce.report import CurveFigure, CurvePanel, SweepFigure
 
@@ -113,12 +113,7 @@ def train_delay(results: Results, rid):
 
 def converged_episode(episodes, delay) -> float:
     """A12: first episode after which the moving average stays within ±10 % of the final level."""
-    y = moving_average(delay, max(1, round(0.125 * len(delay))))
-    final = np.mean(delay[-max(1, math.ceil(0.2 * len(delay))):])
-    ok = np.abs(y - final) <= 0.1 * final
-    bad = np.nonzero(~ok)[0]
-    first = 0 if len(bad) == 0 else bad[-1] + 1
-    return float(episodes[min(first, len(episodes) - 1)])
+    return settled_at(episodes, delay, round(0.125 * len(delay)), 0.1)
 
 
 def conv_stat(results: Results, rid):

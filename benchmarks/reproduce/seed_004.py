@@ -22,7 +22,6 @@ moving average of the training cost stays within 2 % of its final (last 20 %) le
 
 from __future__ import annotations
 
-import math
 import re
 
 import numpy as np
@@ -30,7 +29,7 @@ import numpy as np
 from algos.common.stats import mean_ci
 from benchmarks.reproduce import Job, Plan, Profile, Reproduction, Settings
 from benchmarks.reproduce.claims import (
-    Claim, Results, combine, effect_interval, exact, fmt_effect, fmt_stat, moving_average, verdict,
+    Claim, Results, combine, effect_interval, exact, fmt_effect, fmt_stat, settled_at, verdict,
 )
 from benchmarks.reproduce.report import CurveFigure, CurvePanel, SweepFigure
 
@@ -222,12 +221,7 @@ def train_cost(results: Results, rid):
 def converged_episode(episodes, cost) -> float:
     """A23: first episode after which the (10-episode) moving average stays within 2 % of the final level."""
     per_point = max(float(episodes[0]), 1e-9)
-    y = moving_average(cost, max(1, round(10 / per_point)))
-    final = np.mean(cost[-max(1, math.ceil(0.2 * len(cost))):])
-    ok = np.abs(y - final) <= 0.02 * abs(final)
-    bad = np.nonzero(~ok)[0]
-    first = 0 if len(bad) == 0 else bad[-1] + 1
-    return float(episodes[min(first, len(episodes) - 1)])
+    return settled_at(episodes, cost, round(10 / per_point), 0.02)
 
 
 def conv_stat(results: Results, rid):
