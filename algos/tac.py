@@ -39,8 +39,8 @@ far too slow for a CPU-sized run) and run sizes for a 10-minute CPU run (see `Co
 phases collect their states with the transferred actor's own rollouts (A12's option) instead of
 reading TAC's replay memory, so a DTAC run needs only TAC's networks; p_l is not learned by
 default (``learn_channels=False``: channel slot mod L from ``channel_prior``, `Channels`), because a
-learned p_l, even on top of the prior, let some seeds collapse onto shared channels; DTAC run seed s starts from
-TAC run seed s where the TAC run has it, else its first run. Without ``init_from`` the transfer
+learned p_l, even on top of the prior, let some seeds collapse onto shared channels; DTAC run seed s
+starts from TAC run seed s where the TAC run has it, else its first run. Without ``init_from`` the transfer
 variants start from fresh TAC weights (smoke tests only).
 """
 
@@ -355,7 +355,7 @@ def make_train(cfg: Config, env, params) -> Trainer:
         raise ValueError(f"tac runs on {', '.join(ENVS)} only, not {env.name}")
     transfer = cfg.transfer != "none"
     n, obs_dim, n_l = env.num_agents, env.obs_dim, env.n_channels
-    min_ratio, ep_len, prior = float(params.min_ratio), int(params.episode_len), Channels.of(cfg)
+    min_ratio, ep_len, channels = float(params.min_ratio), int(params.episode_len), Channels.of(cfg)
     actor, critic = networks(cfg, n_l, "identity" if transfer else "softmax")
     central_actor = networks(cfg, n_l)[0]
     tx = optimizer(cfg)
@@ -407,10 +407,10 @@ def make_train(cfg: Config, env, params) -> Trainer:
             critic_p, critic_opt = _step(tx, rs.critic, rs.critic_opt, grads, hp["lr_critic"])
             metrics["critic_loss"] = c_loss
         if cfg.transfer == "mse":  # eq. (26)
-            loss_fn = lambda p: (imitation_loss(actor, p, central_actor, rs.teacher, b["obs"], min_ratio, prior), 0.0)  # noqa: E731
+            loss_fn = lambda p: (imitation_loss(actor, p, central_actor, rs.teacher, b["obs"], min_ratio, channels), 0.0)  # noqa: E731
         else:  # eqs. (19) / (22)
             loss_fn = lambda p: actor_loss(actor, critic, p, critic_p, b["obs"], hp["entropy_coef"], min_ratio,
-                                               cfg.critic_space, prior)  # noqa: E731
+                                               cfg.critic_space, channels)  # noqa: E731
         (a_loss, q_cost), grads = jax.value_and_grad(loss_fn, has_aux=True)(rs.actor)
         actor_p, actor_opt = _step(tx, rs.actor, rs.actor_opt, grads, hp["lr_actor"])
         metrics.update(actor_loss=a_loss, q_cost=jnp.asarray(q_cost, jnp.float32))
@@ -422,7 +422,7 @@ def make_train(cfg: Config, env, params) -> Trainer:
         episode = (rs.step // ep_len).astype(jnp.float32)
         var = jnp.maximum(rs.hp["noise_var"] * rs.hp["noise_decay"] ** episode, cfg.noise_min)
         var = jnp.where(rs.hp["noise_var"] > 0, var, 0.0)
-        act = explore(k_act, policy_outputs(actor, rs.actor, rs.obs, min_ratio, prior), var, min_ratio)  # A6
+        act = explore(k_act, policy_outputs(actor, rs.actor, rs.obs, min_ratio, channels), var, min_ratio)  # A6
         obs, env_state, reward, _, _, info = vec.step(jax.random.split(k_step, E), rs.env_state,
                                                       env_action(act, min_ratio), params)
         tr = dict(obs=rs.obs, act=act, cost=-info["vector_reward"])  # (17) with the sign flipped
@@ -435,7 +435,7 @@ def make_train(cfg: Config, env, params) -> Trainer:
 
     def act(rs: TACState, obs):
         """Deterministic policy, one env (identity attention for the transfers: per-UE execution)."""
-        return env_action(policy_outputs(actor, rs.actor, obs, min_ratio, prior), min_ratio)
+        return env_action(policy_outputs(actor, rs.actor, obs, min_ratio, channels), min_ratio)
 
     return make_trainer(init, iteration, act, cfg, hparams(cfg, TRACED), sizes, ReplaySpec(example, capacity))
 
