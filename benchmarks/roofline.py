@@ -86,7 +86,7 @@ def slicing(env, params, e, steps, key):
     shape = (e, b, u)
     n_u = jax.random.randint(ks[0], shape, 1, u // i + 2)
     inputs = dict(
-        dist=_u(ks[1], shape, 1.0, 40.0), fade_up=_u(ks[2], shape, 0.05, 3.0), fade_dn=_u(ks[3], shape, 0.05, 3.0),
+        gain=_u(ks[1], shape, 3e-8, 3e-2), fade_up=_u(ks[2], shape, 0.05, 3.0), fade_dn=_u(ks[3], shape, 0.05, 3.0),
         f_b=jax.random.randint(ks[4], shape, 1, 16), f_c=jax.random.randint(ks[5], shape, 1, 16), n_u=n_u,
         bits=jnp.take(jnp.asarray(params.task_bits, jnp.float32), jax.random.randint(ks[6], shape, 0, i)),
         cycles=_u(ks[7], shape, 1e8, 1e9),
@@ -97,11 +97,10 @@ def slicing(env, params, e, steps, key):
     def step(acc, x, scale):
         w = sl.bandwidth_share(x["f_b"], block_bw, unit, x["n_u"])  # eq. 2
         c = sl.compute_share(x["f_c"], params.block_cpu, x["n_u"])  # eq. 1
-        ln_g = channel.log_path_gain_log_distance(x["dist"] * scale, params.pl_const_db, params.pl_slope_db)
         starved = w <= 0
         safe_w = jnp.where(starved, 1.0, w)
-        rates = [channel.shannon_rate(w, channel.log_snr_psd_dbm(ln_g + jnp.log(fade), p_dbm, params.noise_psd_dbm_hz,
-                                                                  params.noise_figure_db, safe_w))
+        rates = [channel.shannon_rate_snr(w, channel.snr_psd_dbm(x["gain"] * scale * fade, p_dbm, params.noise_psd_dbm_hz,
+                                                                 params.noise_figure_db, safe_w))
                  for fade, p_dbm in ((x["fade_up"], params.p_user_dbm), (x["fade_dn"], params.p_ap_dbm))]  # eqs. 3-5
         l_up, l_cal, l_dn = sl.offload_delay(x["bits"], x["bits"] * params.result_ratio, x["cycles"], *rates, c)  # D1-D3
         _, sat, in_l = sl.finish_delay(l_up, l_cal, l_dn, starved, 0.01, params.delay_cap, params.clip_delay)  # D4-D5

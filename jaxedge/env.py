@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxedge import spaces
+from jaxedge import prng, spaces
 
 
 def _is_concrete(tree) -> bool:
@@ -359,7 +359,7 @@ class MultiAgentEnv:
         self.validate_params(params)
         action = coerce_action(action)
         check_action_shapes(self.action_space(params), action)
-        key_step, key_reset = jax.random.split(key)
+        key_step, key_reset = prng.split(key)
         obs_st, state_st, reward, terminated, truncated, info = self.step_env(
             key_step, state, action, params
         )

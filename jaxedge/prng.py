@@ -1,32 +1,35 @@
-"""Random draws for the envs: flat (fast) draws and the choice of PRNG implementation.
+"""Random draws for the envs: flat, fused threefry draws and the choice of PRNG implementation.
 
-**Flat draws.** On XLA:CPU, ``jax.random.uniform(key, (8, 3, 2))`` costs about 6x more per number
-than ``jax.random.uniform(key, (48,))``: the counter-based threefry hash is generated per axis of a
-multi-dimensional shape and vectorises badly. With ``jax_threefry_partitionable`` (jax's default)
-the numbers are a function of the flat index only, so drawing flat and reshaping gives *bit-identical*
-values (`tests/test_prng.py` checks it). `uniform` / `normal` below do exactly that; the spaces and
-the envs draw through them.
+**Fast threefry, bit-identical.** `uniform` / `normal` return exactly the numbers of
+``jax.random.uniform`` / ``jax.random.normal`` for the same key (`tests/test_prng.py` checks it bit for
+bit), computed differently:
+
+* drawn *flat* (one axis) and reshaped: with ``jax_threefry_partitionable`` (jax's default) the
+  numbers are a function of the flat index only; a multi-axis threefry shape vectorises badly on
+  XLA:CPU (about 6x more per number);
+* for a threefry2x32 key (jax's default), the hash is `threefry2x32`: the 20-round Threefry-2x32
+  written out in uint32 ``jnp`` ops, which XLA fuses into one vector loop. jax lowers threefry on
+  CPU as a rolled 5-iteration while loop that copies its state buffers every iteration; ours was
+  measured 3.3x faster for 240 draws per env at 4096 envs. The bits then pass an
+  ``optimization_barrier``, so XLA materialises them once instead of fusing the ~100-op hash into
+  every consumer and recomputing it there.
+
+Every env and action space draws through these two functions and splits keys with `split`
+(``jax.random.split``'s numbers, the same way).
 
 **PRNG implementation** (a documented option; threefry stays the default). The envs take keys and
-only ever call ``jax.random.split`` / ``uniform`` / ``normal`` on them, so the key's implementation
-decides the generator. `configure` (or ``JAXEDGE_PRNG=<name>`` read by `configure_from_env`;
+only ever call `split` and the draws above on them, so the key's implementation decides
+the generator. `configure` (or ``JAXEDGE_PRNG=<name>`` read by `configure_from_env`;
 ``benchmarks/env_throughput.py --prng NAME`` uses it) selects one of `CHOICES` for the keys made
 afterwards:
 
 * ``"threefry2x32"`` (the default): jax's default; the reference-equivalence tests inject its draws.
-* ``"threefry2x32_unrolled"``: the same generator and *bit-identical* numbers, lowered on CPU with
-  jax's unrolled threefry rule (on CPU jax lowers threefry to a rolled 5-iteration while loop that
-  copies its state buffers every iteration). Alone, a draw costs about half as much; inside a whole
-  env step XLA may fuse the unrolled hash into several consumers and recompute it, and the step was
-  measured *slower* for dt_inference and v2x, faster for slicing (`benchmarks/results/
-  env_throughput.md`), so it is not the default. Process-global: it changes how threefry is lowered
-  in every program compiled afterwards, never what it returns.
 * ``"philox2x32"``, ``"philox4x32"``, ``"threefry4x32"``, ``"rbg"``, ``"unsafe_rbg"``: other jax key
-  implementations. Same distributions (uniform in [0, 1), standard normal; `tests/test_prng.py`
-  checks the envs' draws with two-sample KS tests against threefry), different streams: results are
-  reproducible per implementation only. ``rbg`` / ``unsafe_rbg`` (XLA's ``RngBitGenerator``) are
-  meant for accelerators; vmapped over per-env keys on XLA:CPU they cost about 4x *more* per number
-  than threefry here.
+  implementations, drawn through ``jax.random``. Same distributions (uniform in [0, 1), standard
+  normal; `tests/test_prng.py` checks the envs' draws with two-sample KS tests against threefry),
+  different streams: results are reproducible per implementation only. ``rbg`` / ``unsafe_rbg``
+  (XLA's ``RngBitGenerator``) are meant for accelerators; vmapped over per-env keys on XLA:CPU they
+  cost about 4x *more* per number than threefry here.
 """
 
 from __future__ import annotations
@@ -36,15 +39,87 @@ import os
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 IMPLS = ("threefry2x32", "threefry4x32", "philox2x32", "philox4x32", "rbg", "unsafe_rbg")
-CHOICES = ("threefry2x32", "threefry2x32_unrolled") + IMPLS[1:]
+CHOICES = IMPLS
+
+THREEFRY_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+THREEFRY_PARITY = 0x1BD11BDA
+
+
+def _rotate_left(x, distance: int):
+    return jax.lax.shift_left(x, np.uint32(distance)) | jax.lax.shift_right_logical(x, np.uint32(32 - distance))
+
+
+def _threefry_block(block, keys, x1, x2):
+    """Block ``block`` (0-4) of Threefry-2x32: four rounds, then the key injection. ``block`` may be
+    traced; the rotations only depend on its parity, given statically by ``block % 2`` = ``parity``."""
+    parity, block = block
+    for distance in THREEFRY_ROTATIONS[parity]:
+        x1 = x1 + x2
+        x2 = x1 ^ _rotate_left(x2, distance)
+    return x1 + keys[(block + 1) % 3], x2 + keys[(block + 2) % 3] + (block + 1).astype(jnp.uint32)
+
+
+def threefry2x32(k1, k2, x1, x2):
+    """Threefry-2x32, 20 rounds (Salmon et al., SC 2011; jax's default generator), on uint32 arrays.
+
+    Block 0 runs straight, blocks 1-2 and 3-4 as the two passes of a ``fori_loop`` carrying only the
+    two words. XLA fuses each part into one vector loop, and a loop is never fused into its
+    consumers: fully unrolled, XLA:CPU copies the ~100-op hash into every fusion that reads the
+    numbers (e.g. each agent's slice of an action) and recomputes it there.
+    """
+    keys = jnp.stack(jnp.broadcast_arrays(k1, k2, k1 ^ k2 ^ np.uint32(THREEFRY_PARITY)))
+    x1, x2 = _threefry_block((0, jnp.int32(0)), keys, x1 + keys[0], x2 + keys[1])
+
+    def two_blocks(j, words):  # blocks 1 + 2j (odd) and 2 + 2j (even)
+        return _threefry_block((0, 2 + 2 * j), keys, *_threefry_block((1, 1 + 2 * j), keys, *words))
+
+    return jax.lax.fori_loop(0, 2, two_blocks, (x1, x2))
+
+
+def _threefry_key_data(key):
+    """The uint32 pair of a threefry2x32 key (raw or typed), or None for another implementation."""
+    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        return jax.random.key_data(key) if str(jax.random.key_impl(key)) == "threefry2x32" else None
+    if key.shape == (2,) and jax.config.jax_default_prng_impl == "threefry2x32":
+        return key
+    return None
+
+
+def _bits(key, size: int):
+    """``jax.random.bits(key, (size,))`` (uint32): the fused hash for threefry keys, else jax's own."""
+    data = _threefry_key_data(key)
+    if data is None or size >= 2**32:
+        return jax.random.bits(key, (size,), jnp.uint32)
+    counts = jax.lax.iota(np.uint32, size)  # the flat index's low word; its high word is 0
+    hi, lo = threefry2x32(data[0], data[1], jnp.zeros((size,), np.uint32), counts)
+    return hi ^ lo
+
+
+def split(key, num: int = 2) -> jax.Array:
+    """``jax.random.split(key, num)`` (bit-identical): the fused hash for raw threefry keys."""
+    data = _threefry_key_data(key)
+    if data is None or data is not key:  # typed keys and other implementations: jax's own
+        return jax.random.split(key, num)
+    hi, lo = threefry2x32(data[0], data[1], jnp.zeros((num,), np.uint32), jax.lax.iota(np.uint32, num))
+    return jnp.stack([hi, lo], axis=1)
+
+
+def _unit_floats(key, size: int):
+    """Floats in [0, 1) from 23 random mantissa bits, jax.random.uniform's float32 construction."""
+    mantissa = jax.lax.shift_right_logical(_bits(key, size), np.uint32(32 - 23))
+    one = np.array(1.0, np.float32).view(np.uint32)
+    return jax.lax.bitcast_convert_type(mantissa | one, jnp.float32) - np.float32(1.0)
 
 
 def uniform(key, shape=(), dtype=jnp.float32, minval=0.0, maxval=1.0) -> jax.Array:
-    """``jax.random.uniform`` drawn flat and reshaped (bit-identical, faster on CPU)."""
+    """``jax.random.uniform`` (bit-identical): drawn flat and reshaped, threefry fused (module doc)."""
     shape = tuple(int(s) for s in shape)
-    u = jax.random.uniform(key, (math.prod(shape),), dtype).reshape(shape)
+    if jnp.dtype(dtype) != jnp.float32:
+        return jax.random.uniform(key, shape, dtype, minval, maxval)
+    u = _unit_floats(key, math.prod(shape)).reshape(shape)
     if isinstance(minval, (int, float)) and isinstance(maxval, (int, float)) and (minval, maxval) == (0.0, 1.0):
         return u
     # jax.random.uniform's own scaling: max(minval, u (maxval - minval) + minval).
@@ -53,27 +128,19 @@ def uniform(key, shape=(), dtype=jnp.float32, minval=0.0, maxval=1.0) -> jax.Arr
 
 
 def normal(key, shape=(), dtype=jnp.float32) -> jax.Array:
-    """``jax.random.normal`` drawn flat and reshaped (bit-identical, faster on CPU)."""
+    """``jax.random.normal`` (bit-identical): sqrt(2) erfinv(u), u uniform in (-1, 1), as jax draws it."""
     shape = tuple(int(s) for s in shape)
-    return jax.random.normal(key, (math.prod(shape),), dtype).reshape(shape)
-
-
-def unroll_threefry_on_cpu() -> None:
-    """Lower threefry2x32 on CPU with jax's unrolled rule (the one other platforms use): identical
-    numbers, no per-round while loop. Affects the programs compiled afterwards, process-wide."""
-    from jax._src.interpreters import mlir
-    from jax._src.random import threefry2x32 as tf
-
-    mlir.register_lowering(tf.threefry2x32_p, tf._threefry2x32_lowering_rule, platform="cpu")
+    if jnp.dtype(dtype) != jnp.float32:
+        return jax.random.normal(key, shape, dtype)
+    lo = np.nextafter(np.float32(-1.0), np.float32(0.0), dtype=np.float32)
+    u = jax.lax.max(lo, _unit_floats(key, math.prod(shape)) * (np.float32(1.0) - lo) + lo)
+    return (np.float32(np.sqrt(2)) * jax.lax.erf_inv(u)).reshape(shape)
 
 
 def configure(choice: str) -> None:
     """Select the PRNG of the keys made afterwards (``jax.random.PRNGKey`` / ``key``): one of `CHOICES`."""
     if choice not in CHOICES:
         raise ValueError(f"unknown PRNG {choice!r}; choose one of {CHOICES}")
-    if choice == "threefry2x32_unrolled":
-        unroll_threefry_on_cpu()
-        choice = "threefry2x32"
     jax.config.update("jax_default_prng_impl", choice)
 
 

@@ -133,7 +133,7 @@ class Hybrid(Space):
         self.continuous = continuous
 
     def sample(self, key):
-        k1, k2 = jax.random.split(key)
+        k1, k2 = prng.split(key)
         return HybridAction(self.discrete.sample(k1), self.continuous.sample(k2))
 
     def contains(self, x):
@@ -154,7 +154,7 @@ class Dict(Space):
         self.spaces = dict(spaces)
 
     def sample(self, key):
-        keys = jax.random.split(key, len(self.spaces))
+        keys = prng.split(key, len(self.spaces))
         return {name: sp.sample(k) for (name, sp), k in zip(self.spaces.items(), keys)}
 
     def contains(self, x):

@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from jaxedge import prng
 from jaxedge.env import MultiAgentEnv, check_action_shapes
 
 
@@ -121,7 +122,7 @@ class VecEnv(Wrapper):
             env.action_space(params),
             jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape[1:], x.dtype), action),
         )
-        split = jax.vmap(jax.random.split)(keys)
+        split = jax.vmap(prng.split)(keys)
         k_step, k_reset = split[:, 0], split[:, 1]
         obs_st, state_st, reward, terminated, truncated, info = jax.vmap(
             env.step_env, in_axes=(0, 0, 0, None)

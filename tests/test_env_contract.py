@@ -65,7 +65,8 @@ def test_jit_matches_no_jit(env_and_params):
     eager = env.step(key, state, action, params)
     jitted = jax.jit(env.step)(key, state, action, params)
     chex.assert_trees_all_close(eager, jitted, rtol=1e-5, atol=1e-6)
-    chex.assert_trees_all_close(env.reset(key, params), jax.jit(env.reset)(key, params), rtol=1e-6)
+    # rtol as for the step: a path gain exp(ln g), ln g ~ -17, turns eager-vs-fused ulps in ln g into ~2e-6
+    chex.assert_trees_all_close(env.reset(key, params), jax.jit(env.reset)(key, params), rtol=1e-5)
 
 
 def test_vmap_matches_loop(env_and_params):

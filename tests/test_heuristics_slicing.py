@@ -8,16 +8,15 @@ import numpy as np
 from algos import heuristics
 from algos.heuristics import slicing as slh
 from jaxedge.envs import slicing as sl
-from jaxedge.envs.slicing import Slicing, State
+from jaxedge.envs.slicing import Slicing
 from jit_cache import jitted
 
 ENV = Slicing(n_aps=2, max_users=20)
 
 
-def make_state(dist, labels, fade=1.0):
-    dist = jnp.asarray(dist, jnp.float32)
-    return State(dist=dist, slice=jnp.asarray(labels, jnp.int32), fade_up=jnp.full(dist.shape, fade),
-                 fade_down=jnp.full(dist.shape, fade), t=jnp.zeros((), jnp.int32))
+def make_state(dist, labels, fade=1.0, params=None):
+    fade = jnp.full(jnp.shape(dist), fade, jnp.float32)
+    return sl.make_state(dist, labels, fade, fade, sl.Params.paper() if params is None else params)
 
 
 def test_equal_and_proportional_allocations():

@@ -18,7 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jaxedge
-from jaxedge.envs.slicing import Params, Slicing, State, StepDraws
+from jaxedge.envs import slicing as sl
+from jaxedge.envs.slicing import Params, Slicing, StepDraws
 from jaxedge.physics import slicing as phys
 from jaxedge.reference import slicing as ref
 from jit_cache import jitted
@@ -35,10 +36,9 @@ def np_tree(x):
     return {k: np.asarray(v) for k, v in x.__dict__.items()}
 
 
-def make_state(dist, labels, fade=1.0):
-    dist = jnp.asarray(dist, jnp.float32)
-    return State(dist=dist, slice=jnp.asarray(labels, jnp.int32), fade_up=jnp.full(dist.shape, fade),
-                 fade_down=jnp.full(dist.shape, fade), t=jnp.zeros((), jnp.int32))
+def make_state(dist, labels, fade=1.0, params=None):
+    fade = jnp.full(jnp.shape(dist), fade, jnp.float32)
+    return sl.make_state(dist, labels, fade, fade, sl.Params.paper() if params is None else params)
 
 
 # ------------------------------------------------------------------------------------------------

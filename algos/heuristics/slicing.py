@@ -81,8 +81,7 @@ def obs_oracle(env: sl.Slicing) -> Policy:
         labels = jnp.sum(jnp.arange(env.max_users)[None, :, None] >= jnp.cumsum(counts, -1)[:, None, :-1], -1)
         median = sl.annulus_distance(0.5, params.d_min, params.radius)
         shape = (env.n_aps, env.max_users)
-        proxy = sl.State(dist=jnp.full(shape, median, jnp.float32), slice=labels.astype(jnp.int32),
-                         fade_up=jnp.ones(shape), fade_down=jnp.ones(shape), t=jnp.zeros((), jnp.int32))
+        proxy = sl.make_state(jnp.full(shape, median), labels, jnp.ones(shape), jnp.ones(shape), params)
         delay, sat = env.action_values(proxy, params)
         users = jnp.asarray(params.n_users, jnp.float32)
         value = phys.slicing_reward(delay / users, sat / users, params.alpha, params.delay_scale)

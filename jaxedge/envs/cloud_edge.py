@@ -82,7 +82,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jaxedge import spaces
+from jaxedge import prng, spaces
 from jaxedge.env import MultiAgentEnv, check_params, check_range_pair, check_sizes, check_value
 from jaxedge.physics import cache as cache_lib
 from jaxedge.physics import channel, compute, tasks
@@ -327,7 +327,7 @@ class CloudEdge(MultiAgentEnv):
     def sample_episode(self, key, params) -> EpisodeDraws:
         """N_k, distances and UE types from one uniform draw."""
         k, n = self.n_cells, self.num_agents
-        u = jax.random.uniform(key, (k + 2 * n,))
+        u = prng.uniform(key, (k + 2 * n,))
         span = params.ue_max - params.ue_min + 1
         n_ues = jnp.minimum(params.ue_min + jnp.floor(u[:k] * span).astype(jnp.int32), params.ue_max)
         dist = params.r_edge * jnp.sqrt(u[k : k + n])  # uniform in a disc of radius r_e
@@ -345,12 +345,12 @@ class CloudEdge(MultiAgentEnv):
         k, n = self.n_cells, self.num_agents
 
         def with_fading(key):
-            u = jax.random.uniform(key, (2 * n + k,))
+            u = prng.uniform(key, (2 * n + k,))
             fade = jnp.maximum(-jnp.log1p(-u[n:]), params.fading_floor)  # |h|^2 ~ Exp(1), floored
             return u[:n], fade
 
         def without_fading(key):
-            return jax.random.uniform(key, (n,)), jnp.ones((n + k,), jnp.float32)
+            return prng.uniform(key, (n,)), jnp.ones((n + k,), jnp.float32)
 
         u, fade = jax.lax.cond(params.rayleigh, with_fading, without_fading, key)
         cdf = jnp.cumsum(jnp.asarray(params.popularity, jnp.float32), axis=1)
@@ -359,7 +359,7 @@ class CloudEdge(MultiAgentEnv):
 
     # ---- reset / step ---------------------------------------------------------------------------
     def reset_env(self, key, params: Params):
-        k_ep, k_step = jax.random.split(key)
+        k_ep, k_step = prng.split(key)
         ep = self.sample_episode(k_ep, params)
         state = self.initial_state(ep, self.sample_step(k_step, params, ep.ue_type), params)
         return self.observations(state, params), state

@@ -77,7 +77,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jaxedge import spaces
+from jaxedge import prng, spaces
 from jaxedge.env import WINDOW, MultiAgentEnv, check_params, check_range_pair, check_sizes, check_value
 from jaxedge.physics import queues
 
@@ -296,9 +296,9 @@ class CollabEdge(MultiAgentEnv):
     def sample_step(self, key, params) -> Draws:
         """One uniform draw: the next slot's N_t and the next task's d (per slot: all max_tasks d's)."""
         if self.per_task:
-            u = jax.random.uniform(key, (2,))
+            u = prng.uniform(key, (2,))
             return Draws(n_tasks=u[0], bits=u[1])
-        u = jax.random.uniform(key, (self.max_tasks + 1,))
+        u = prng.uniform(key, (self.max_tasks + 1,))
         return Draws(n_tasks=u[0], bits=u[1:])
 
     # ---- reset / step ---------------------------------------------------------------------------

@@ -273,7 +273,7 @@ class DTInference(MultiAgentEnv):
     def sample_episode(self, key, params) -> EpisodeDraws:
         """One uniform draw split into the per-episode quantities (fewer RNG calls = faster)."""
         u, m = self.n_users, self.n_servers
-        flat = jax.random.uniform(key, (2 * u + 2 * m + 2 * u * m,))
+        flat = prng.uniform(key, (2 * u + 2 * m + 2 * u * m,))
         f_user, p_tx, f_server, b_server, dist, gain = jnp.split(
             flat, np.cumsum([u, u, m, m, u * m])
         )
@@ -288,13 +288,13 @@ class DTInference(MultiAgentEnv):
         One normal draw serves the Gaussian fluctuation and the twin; the second normal of the
         Rayleigh fading is drawn only when ``params.rayleigh`` (RNG dominates the step's cost).
         """
-        k_type, k_normal, k_rayleigh = jax.random.split(key, 3)
+        k_type, k_normal, k_rayleigh = prng.split(key, 3)
         u, m, n = self.n_users, self.n_servers, self.n_tasks
         task_type = jnp.floor(prng.uniform(k_type, (u, n)) * NUM_TYPES).astype(jnp.int32)
-        x, twin_eps = jnp.split(jax.random.normal(k_normal, (u * m + 4 * u * n,)), [u * m])
+        x, twin_eps = jnp.split(prng.normal(k_normal, (u * m + 4 * u * n,)), [u * m])
         y = jax.lax.cond(
             params.rayleigh,
-            lambda: jax.random.normal(k_rayleigh, (u * m,)),
+            lambda: prng.normal(k_rayleigh, (u * m,)),
             lambda: jnp.zeros((u * m,)),
         )
         fading = jnp.where(
@@ -310,7 +310,7 @@ class DTInference(MultiAgentEnv):
 
     # ---- reset / step ---------------------------------------------------------------------------
     def reset_env(self, key, params: Params):
-        k_ep, k_step = jax.random.split(key)
+        k_ep, k_step = prng.split(key)
         state = self.initial_state(self.sample_episode(k_ep, params), self.sample_step(k_step, params), params)
         return self.observations(state, params), state
 

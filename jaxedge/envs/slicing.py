@@ -137,6 +137,7 @@ class Params:
 @struct.dataclass
 class State:
     dist: jax.Array  # (B, U) user-to-AP distance, m (static within an episode)
+    gain: jax.Array  # (B, U) path gain 10^(-PL(dist)/10), cached: static within an episode (eq. 3)
     slice: jax.Array  # (B, U) int32 slice of each user in the current slot
     fade_up: jax.Array  # (B, U) |h_up|^2 of the current slot
     fade_down: jax.Array  # (B, U) |h_down|^2 of the current slot
@@ -155,6 +156,19 @@ class StepDraws:
     slice: jax.Array  # (B, U) int32
     fade_up: jax.Array  # (B, U) |h|^2 ~ Exp(1)
     fade_down: jax.Array  # (B, U)
+
+
+def path_gain(dist, params: "Params") -> jax.Array:
+    """Path gain 10^(-PL/10) with PL = 128.1 + 37.6 lg d[km] (seed 001 §5, eq. 3)."""
+    return jnp.exp(channel.log_path_gain_log_distance(dist, params.pl_const_db, params.pl_slope_db))
+
+
+def make_state(dist, slice_labels, fade_up, fade_down, params: "Params") -> "State":
+    """A slot-0 `State` from distances, slice labels and fading (the path gain is derived)."""
+    dist = jnp.asarray(dist, jnp.float32)
+    return State(dist=dist, gain=path_gain(dist, params), slice=jnp.asarray(slice_labels, jnp.int32),
+                 fade_up=jnp.asarray(fade_up, jnp.float32), fade_down=jnp.asarray(fade_down, jnp.float32),
+                 t=jnp.zeros((), jnp.int32))
 
 
 def annulus_distance(u, d_min, radius):
@@ -215,6 +229,27 @@ def encode_table(n_blocks: int, n_slices: int, mode: str, unit: int = 1) -> np.n
     inverse = np.full((n_blocks + 1) ** n_slices, -1, np.int32)
     inverse[(table * weights).sum(-1)] = np.arange(len(table), dtype=np.int32)
     return inverse
+
+
+def slot_delays(f_b, f_c, n_u, bits, cycles, lmax, gain, fade_up, fade_down, params: Params):
+    """Delays of users given their slice's blocks ``f_b``/``f_c``, the slice's user count ``n_u``
+    (int32), its task (``bits``, ``cycles``, ``lmax``) and their channel (``gain``, fading); all
+    broadcast elementwise. Returns ``(l_up, l_cal, l_down, starved, total, satisfied, delay_in_L)``."""
+    block_bw = jnp.round(params.block_bw).astype(jnp.int32)
+    unit = jnp.round(params.bw_unit).astype(jnp.int32)
+    w = phys.bandwidth_share(f_b, block_bw, unit, n_u)  # eq. 2
+    c = phys.compute_share(f_c, params.block_cpu, n_u)  # eq. 1
+    starved = w <= 0
+    safe_w = jnp.where(starved, 1.0, w)
+    snr_up = channel.snr_psd_dbm(gain * fade_up, params.p_user_dbm, params.noise_psd_dbm_hz,
+                                 params.noise_figure_db, safe_w)  # eq. 3, A2
+    snr_dn = channel.snr_psd_dbm(gain * fade_down, params.p_ap_dbm, params.noise_psd_dbm_hz,
+                                 params.noise_figure_db, safe_w)  # G_down: same path loss (A3)
+    rate_up = channel.shannon_rate_snr(w, snr_up)  # eq. 4
+    rate_dn = channel.shannon_rate_snr(w, snr_dn)  # eq. 5
+    l_up, l_cal, l_dn = phys.offload_delay(bits, bits * params.result_ratio, cycles, rate_up, rate_dn, c)  # D1-D3
+    total, sat, in_l = phys.finish_delay(l_up, l_cal, l_dn, starved, lmax, params.delay_cap, params.clip_delay)  # D4-D5, A9
+    return l_up, l_cal, l_dn, starved, total, sat, in_l
 
 
 @dataclasses.dataclass(frozen=True)
@@ -362,7 +397,7 @@ class Slicing(MultiAgentEnv):
 
     # ---- reset / step ---------------------------------------------------------------------------
     def reset_env(self, key, params: Params):
-        k_ep, k_step = jax.random.split(key)
+        k_ep, k_step = prng.split(key)
         state = self.initial_state(self.sample_episode(k_ep, params), self.sample_step(k_step, params), params)
         return self.observations(state, params), state
 
@@ -370,13 +405,8 @@ class Slicing(MultiAgentEnv):
         return self.transition(state, action, self.sample_step(key, params), params)
 
     def initial_state(self, ep: EpisodeDraws, draws: StepDraws, params: Params) -> State:
-        return State(
-            dist=annulus_distance(ep.radius_u, params.d_min, params.radius),
-            slice=draws.slice,
-            fade_up=draws.fade_up,
-            fade_down=draws.fade_down,
-            t=jnp.zeros((), jnp.int32),
-        )
+        return make_state(annulus_distance(ep.radius_u, params.d_min, params.radius), draws.slice,
+                          draws.fade_up, draws.fade_down, params)
 
     def user_mask(self, params) -> jax.Array:
         return jnp.arange(self.max_users) < params.n_users
@@ -412,36 +442,13 @@ class Slicing(MultiAgentEnv):
         broadcast, e.g. a grid of candidate allocations). Returns ``(l_up, l_cal, l_down, starved,
         total, satisfied, delay_in_L)`` with that shape.
         """
-        n = self.slice_users(state, params)
         per_user = lambda v: self.of_own_slice(state, v)  # noqa: E731
-        n_u = per_user(n).astype(jnp.int32)
-        bits = per_user(params.task_bits)
-        cycles = per_user(params.task_cycles)
-        lmax = per_user(params.max_delay)
         extra = (None,) * (jnp.ndim(f_b) - 2)
         expand = lambda x: x[(...,) + extra]  # noqa: E731
-        block_bw = jnp.round(params.block_bw).astype(jnp.int32)
-        unit = jnp.round(params.bw_unit).astype(jnp.int32)
-        w = phys.bandwidth_share(f_b, block_bw, unit, expand(n_u))  # eq. 2
-        c = phys.compute_share(f_c, params.block_cpu, expand(n_u))  # eq. 1
-        ln_g = channel.log_path_gain_log_distance(state.dist, params.pl_const_db, params.pl_slope_db)
-        ln_g_up = ln_g + jnp.log(state.fade_up)  # eq. 3
-        ln_g_dn = ln_g + jnp.log(state.fade_down)  # G_down: same path loss (A3)
-        starved = w <= 0
-        safe_w = jnp.where(starved, 1.0, w)
-        snr_up = channel.log_snr_psd_dbm(expand(ln_g_up), params.p_user_dbm, params.noise_psd_dbm_hz,
-                                         params.noise_figure_db, safe_w)  # A2
-        snr_dn = channel.log_snr_psd_dbm(expand(ln_g_dn), params.p_ap_dbm, params.noise_psd_dbm_hz,
-                                         params.noise_figure_db, safe_w)
-        rate_up = channel.shannon_rate(w, snr_up)  # eq. 4
-        rate_dn = channel.shannon_rate(w, snr_dn)  # eq. 5
-        l_up, l_cal, l_dn = phys.offload_delay(
-            expand(bits), expand(bits) * params.result_ratio, expand(cycles), rate_up, rate_dn, c
-        )  # D1-D3
-        total, sat, in_l = phys.finish_delay(
-            l_up, l_cal, l_dn, starved, expand(lmax), params.delay_cap, params.clip_delay
-        )  # D4-D5, A9
-        return l_up, l_cal, l_dn, starved, total, sat, in_l
+        n_u = per_user(self.slice_users(state, params)).astype(jnp.int32)
+        per_user_inputs = (n_u, per_user(params.task_bits), per_user(params.task_cycles), per_user(params.max_delay),
+                           state.gain, state.fade_up, state.fade_down)
+        return slot_delays(f_b, f_c, *(expand(v) for v in per_user_inputs), params)
 
     def transition(self, state: State, action, draws: StepDraws, params: Params):
         """Deterministic step given the next slot's draws: what the NumPy reference mirrors."""

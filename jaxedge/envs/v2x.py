@@ -84,7 +84,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jaxedge import ops, spaces
+from jaxedge import ops, prng, spaces
 from jaxedge.env import MultiAgentEnv, _is_concrete, check_params, check_range_pair, check_sizes
 from jaxedge.physics import channel, compute, mobility, twin
 
@@ -380,12 +380,12 @@ class V2X(MultiAgentEnv):
 
     def sample_step(self, key, params) -> StepDraws:
         """This slot's mobility draws and the next slot's tasks, fading and twin: one uniform draw."""
-        return self._step_draws(jax.random.uniform(key, (self._step_draw_size,)), params)
+        return self._step_draws(prng.uniform(key, (self._step_draw_size,)), params)
 
     def sample_reset(self, key, params):
         """``(EpisodeDraws, StepDraws)`` for a new episode from one uniform draw."""
         m = self.n_vehicles
-        u = jax.random.uniform(key, (4 * m + self._step_draw_size,))
+        u = prng.uniform(key, (4 * m + self._step_draw_size,))
         u_pos, u_head, u_speed, u_step = jnp.split(u, np.cumsum([2 * m, m, m]))
         episode = EpisodeDraws(
             pos=params.area * u_pos.reshape(m, 2),  # uniform in the square (§2.2)

@@ -39,9 +39,12 @@ def log2_one_plus(snr):
 
 def shannon_rate(bandwidth, log_snr_value):
     """rate = b log2(1 + SNR) in bit/s from ln SNR, zero for zero bandwidth (seed 000 eq. 1)."""
-    positive = bandwidth > 0
-    rate = bandwidth * log2_one_plus(jnp.exp(log_snr_value))
-    return jnp.where(positive, rate, 0.0)
+    return shannon_rate_snr(bandwidth, jnp.exp(log_snr_value))
+
+
+def shannon_rate_snr(bandwidth, snr):
+    """rate = b log2(1 + SNR) in bit/s from the linear SNR, zero for zero bandwidth (seed 001 eqs. 4-5)."""
+    return jnp.where(bandwidth > 0, bandwidth * log2_one_plus(snr), 0.0)
 
 
 def rayleigh_power(x, y):
@@ -76,9 +79,22 @@ def log_snr_psd_dbm(ln_gain, power_dbm, noise_psd_dbm_hz, noise_figure_db, bandw
     return ln_gain + db_to_ln(power_dbm - noise_psd_dbm_hz - noise_figure_db) - jnp.log(bandwidth)
 
 
+def snr_psd_dbm(gain, power_dbm, noise_psd_dbm_hz, noise_figure_db, bandwidth):
+    """SNR = G P / (N0 NF w), linear, with P in dBm and N0 in dBm/Hz (seed 001 eqs. 4-5, A2).
+
+    Float32-safe where G P / (N0 NF) / w stays within ~1e-30..1e30 (seed 001: G >= ~1e-9 for a
+    fading draw above 2^-24, P / (N0 NF w) <= ~1e22). ``bandwidth`` must be > 0.
+    """
+    return gain * jnp.exp(db_to_ln(power_dbm - noise_psd_dbm_hz - noise_figure_db)) / bandwidth
+
+
 def exponential_power(u):
-    """Rayleigh fading power |h|^2 ~ Exp(1) from u ~ U[0, 1): -ln(1 - u) (seed 001 eq. 3, A4)."""
-    return -jnp.log1p(-u)
+    """Rayleigh fading power |h|^2 ~ Exp(1) from u ~ U[0, 1): -ln(1 - u) (seed 001 eq. 3, A4).
+
+    ``1 - u`` is exact for jax's uniforms (multiples of 2^-23), so ``log`` loses nothing to ``log1p``,
+    which lowers to slow code on XLA:CPU.
+    """
+    return -jnp.log(1.0 - u)
 
 
 def shannon_rate_linear(bandwidth, gain, power, distance, exponent, noise, noise_is_psd):

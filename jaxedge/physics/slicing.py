@@ -20,8 +20,22 @@ def bandwidth_share(blocks, block_bw_hz, unit_hz, n_in_slice):
 
     ``block_bw_hz`` and ``unit_hz`` are int32 Hz; returns float32 Hz (0 when the share is below one unit).
     """
-    units = (blocks * block_bw_hz) // (unit_hz * jnp.maximum(n_in_slice, 1))
+    units = floor_divide_nonnegative(blocks * block_bw_hz, unit_hz * jnp.maximum(n_in_slice, 1))
     return (units * unit_hz).astype(jnp.float32)
+
+
+def floor_divide_nonnegative(num, den):
+    """``num // den`` for int32 ``num >= 0``, ``den >= 1``, exact, without integer division.
+
+    x86 has no vector integer division, so XLA:CPU divides int32 one element at a time; here a float32
+    quotient is refined once by the exact int32 remainder and fixed by one step: float32 carries the
+    quotient to within ~1e-7 relative error, so the refined quotient is off by at most one.
+    """
+    as_float = lambda x: x.astype(jnp.float32)  # noqa: E731
+    quotient = jnp.floor(as_float(num) / as_float(den)).astype(jnp.int32)
+    quotient = quotient + jnp.floor(as_float(num - quotient * den) / as_float(den)).astype(jnp.int32)
+    remainder = num - quotient * den
+    return quotient - (remainder < 0) + (remainder >= den)
 
 
 def offload_delay(bits_up, bits_down, cycles, rate_up, rate_down, cpu):

@@ -60,21 +60,29 @@ def twin_take(cpu, bw, on_cpu, on_bw, frac_cpu, frac_bw):
 
 
 def sequential_allocation(cpu0, bw0, on_cpu, on_bw, frac_cpu, frac_bw):
-    """The twin recursion over agents in ID order as a ``lax.scan`` (seed 002 §2.4, S6).
+    """The twin recursion over agents in ID order, `twin_take` after `twin_take` (seed 002 §2.4, S6).
 
     ``cpu0``/``bw0`` (N,) slot-start twin; ``on_cpu``/``on_bw`` (M, N) one-hot rows; ``frac_*`` (M,).
     Returns ``f (M,)``, ``b (M,)``, the twin each agent saw at its turn ``cpu_seen``/``bw_seen``
     (M, N), and the twin left at the end of the slot ``cpu_left``/``bw_left`` (N,).
+
+    Computed in closed form: agent k leaves ``1 - a_k`` of its server's remainder (eq. 26), so agent i
+    sees ``cpu0_j prod_{k<i} (1 - a_k [j = server_k])``, a running product over the agents (the
+    agent-by-agent form costs M dependent steps of several tiny kernels each on XLA:CPU; the product
+    was measured 1.4x faster for the whole v2x step). Equal up to float rounding; never negative,
+    every factor is in [0, 1].
     """
 
-    def body(carry, x):
-        cpu, bw = carry
-        cpu_next, bw_next, f, b = twin_take(cpu, bw, *x)
-        return (cpu_next, bw_next), (f, b, cpu, bw)
+    def remainders(total0, on, frac):
+        keep = 1.0 - frac[:, None] * on  # (M, N): the share of each server's remainder agent k leaves
+        running = [jnp.ones_like(total0)]
+        for k in range(keep.shape[0]):
+            running.append(running[-1] * keep[k])
+        running = jnp.stack(running)  # (M + 1, N): exclusive running products, then the total
+        return total0 * running[:-1], total0 * running[-1]
 
-    # Unrolled: the agent count is small and static; a rolled loop costs a while-loop iteration
-    # (and its buffer copies) per agent on XLA:CPU. Same arithmetic, same order, same results.
-    (cpu_left, bw_left), (f, b, cpu_seen, bw_seen) = jax.lax.scan(
-        body, (cpu0, bw0), (on_cpu, on_bw, frac_cpu, frac_bw), unroll=True
-    )
+    cpu_seen, cpu_left = remainders(cpu0, on_cpu, frac_cpu)
+    bw_seen, bw_left = remainders(bw0, on_bw, frac_bw)
+    f = frac_cpu * ops.small_sum(on_cpu * cpu_seen)  # f_ij = a^f * f_hat_j (eq. 25)
+    b = frac_bw * ops.small_sum(on_bw * bw_seen)  # b_ia = a^b * b_hat_a (eq. 25)
     return f, b, cpu_seen, bw_seen, cpu_left, bw_left
