@@ -33,17 +33,20 @@ def work_before(load):
     return jnp.concatenate([jnp.zeros_like(load[..., :1, :]), total[..., :-1, :]], axis=-2)
 
 
-def work_before_assigned(cycles, server, n_servers: int, unroll: int = 5):
+def work_before_assigned(cycles, server, n_servers: int, max_unroll: int = 128):
     """q^bef of each task on its own server, and each server's total, for one slot (seed 003 eq. U2).
 
     ``cycles[n]`` is task n's workload (0 for padding) and ``server[n]`` its server, in FCFS order.
     Returns ``(before[n] = sum_{n' < n, server[n'] = server[n]} cycles[n'], total[b])``. A scan with
     a gather and a scatter is linear in the task count, unlike XLA's quadratic CPU cumsum that the
-    dense `work_before` would need over a [tasks, servers] matrix.
+    dense `work_before` would need over a [tasks, servers] matrix. Unrolled up to ``max_unroll``
+    tasks: a rolled XLA:CPU loop copies its carry every iteration (at 100 tasks the whole collab_edge
+    step was measured 1.27x faster fully unrolled than unrolled by 5).
     """
     def body(acc, task):
         g, b = task
         return acc.at[b].add(g), acc[b]
 
+    unroll = min(cycles.shape[0], max_unroll)
     total, before = jax.lax.scan(body, jnp.zeros((n_servers,), cycles.dtype), (cycles, server), unroll=unroll)
     return before, total

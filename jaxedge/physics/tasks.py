@@ -5,6 +5,7 @@ parameter count, FLOPs at a 64x64 input (spec §2.7: the column is MACs at 64x64
 the paper's accuracy columns (metadata only; they never enter the cost).
 """
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -90,7 +91,7 @@ def sample_categorical_rows(cdf, rows, u):
     lo = jnp.zeros_like(rows)
     hi = jnp.full_like(rows, m - 1)
     for _ in range(int(np.ceil(np.log2(m))) if m > 1 else 0):
-        mid = (lo + hi) // 2
+        mid = jax.lax.shift_right_logical(lo + hi, 1)  # (lo + hi) // 2, both >= 0; no integer division
         go_right = flat[base + mid] < target
         lo = jnp.where(go_right, mid + 1, lo)
         hi = jnp.where(go_right, hi, mid)
