@@ -91,8 +91,9 @@ def snr_psd_dbm(gain, power_dbm, noise_psd_dbm_hz, noise_figure_db, bandwidth):
 def exponential_power(u):
     """Rayleigh fading power |h|^2 ~ Exp(1) from u ~ U[0, 1): -ln(1 - u) (seed 001 eq. 3, A4).
 
-    ``1 - u`` is exact for jax's uniforms (multiples of 2^-23), so ``log`` loses nothing to ``log1p``,
-    which lowers to slow code on XLA:CPU.
+    ``log(1 - u)``, not ``log1p(-u)``, which lowers to slow code on XLA:CPU: ``1 - u`` is exact for
+    jax's uniforms (multiples of 2^-23) and the draw is within 1.3e-5 relative of ``-log1p(-u)`` (the
+    worst case, at the smallest u; measured over u = k 2^-23), immaterial for a random fading draw.
     """
     return -jnp.log(1.0 - u)
 
