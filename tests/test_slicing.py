@@ -314,6 +314,19 @@ def test_bandwidth_share_properties(f, n, unit, block):
     assert float(phys.bandwidth_share(jnp.int32(f), block, unit, jnp.int32(n + 1))) <= w
 
 
+def test_float_floor_division_is_exact_over_the_int32_range():
+    """`floor_divide_nonnegative` (eq. 2's floor without integer division) equals numpy's // on
+    random and extreme int32 operands."""
+    rng = np.random.default_rng(0)
+    num = rng.integers(0, 2**31, 200_000, dtype=np.int64)
+    den = np.maximum(rng.integers(1, 2**31, 200_000, dtype=np.int64) >> rng.integers(0, 31, 200_000), 1)
+    extremes = np.array([[2**31 - 1, 1], [2**31 - 1, 2], [2**31 - 2, 3], [0, 7], [36_000_000, 180_000],
+                         [3_600_000, 180_000], [2**31 - 1, 2**31 - 1], [2**24 + 1, 1]], np.int64)
+    num, den = np.concatenate([num, extremes[:, 0]]).astype(np.int32), np.concatenate([den, extremes[:, 1]]).astype(np.int32)
+    got = np.asarray(jax.jit(phys.floor_divide_nonnegative)(num, den))
+    np.testing.assert_array_equal(got, num // den)
+
+
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**16), n_users=st.integers(1, 20))
 def test_delays_nonnegative_and_monotone_in_resources(seed, n_users):
