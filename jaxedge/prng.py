@@ -37,6 +37,7 @@ afterwards:
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 
@@ -79,18 +80,19 @@ def threefry2x32(k1, k2, x1, x2):
     return jax.lax.fori_loop(0, 2, two_blocks, (x1, x2))
 
 
-def _threefry_key_data(key):
-    """The uint32 pair of a threefry2x32 key (raw or typed), or None for another implementation."""
+def _threefry_key_data(key, default_impl: str):
+    """The uint32 pair of a threefry2x32 key (raw or typed), or None for another implementation
+    (``default_impl``: the implementation of raw keys, passed in so the jitted callers re-trace on it)."""
     if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
         return jax.random.key_data(key) if str(jax.random.key_impl(key)) == "threefry2x32" else None
-    if key.shape == (2,) and jax.config.jax_default_prng_impl == "threefry2x32":
+    if key.shape == (2,) and default_impl == "threefry2x32":
         return key
     return None
 
 
-def _bits(key, size: int):
+def _bits(key, size: int, default_impl: str = "threefry2x32"):
     """``jax.random.bits(key, (size,))`` (uint32): the fused hash for threefry keys, else jax's own."""
-    data = _threefry_key_data(key)
+    data = _threefry_key_data(key, default_impl)
     if data is None or size >= 2**32:
         return jax.random.bits(key, (size,), jnp.uint32)
     counts = jax.lax.iota(np.uint32, size)  # the flat index's low word; its high word is 0
@@ -100,7 +102,12 @@ def _bits(key, size: int):
 
 def split(key, num: int = 2) -> jax.Array:
     """``jax.random.split(key, num)`` (bit-identical): the fused hash for raw threefry keys."""
-    data = _threefry_key_data(key)
+    return _split(key, int(num), jax.config.jax_default_prng_impl)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))  # one dispatch when called eagerly, as jax.random
+def _split(key, num: int, default_impl: str):
+    data = _threefry_key_data(key, default_impl)
     if data is None or jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):  # typed keys: jax's own
         return jax.random.split(key, num)
     hi, lo = threefry2x32(data[0], data[1], jnp.zeros((num,), np.uint32), jax.lax.iota(np.uint32, num))
@@ -109,7 +116,12 @@ def split(key, num: int = 2) -> jax.Array:
 
 def _unit_floats(key, size: int):
     """Floats in [0, 1) from 23 random mantissa bits, jax.random.uniform's float32 construction."""
-    mantissa = jax.lax.shift_right_logical(_bits(key, size), np.uint32(32 - 23))
+    return _unit_floats_jit(key, size, jax.config.jax_default_prng_impl)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))  # one dispatch when called eagerly, as jax.random
+def _unit_floats_jit(key, size: int, default_impl: str):
+    mantissa = jax.lax.shift_right_logical(_bits(key, size, default_impl), np.uint32(32 - 23))
     one = np.array(1.0, np.float32).view(np.uint32)
     return jax.lax.bitcast_convert_type(mantissa | one, jnp.float32) - np.float32(1.0)
 
