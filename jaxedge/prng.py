@@ -95,9 +95,13 @@ def _bits(key, size: int, default_impl: str = "threefry2x32"):
     data = _threefry_key_data(key, default_impl)
     if data is None or size >= 2**32:
         return jax.random.bits(key, (size,), jnp.uint32)
-    counts = jax.lax.iota(np.uint32, size)  # the flat index's low word; its high word is 0
-    hi, lo = threefry2x32(data[0], data[1], jnp.zeros((size,), np.uint32), counts)
+    hi, lo = _hash_flat_index(data, size)
     return hi ^ lo
+
+
+def _hash_flat_index(data, size: int):
+    """Threefry of the flat indices 0..size-1 (low word; the high word is 0), as jax.random counts."""
+    return threefry2x32(data[0], data[1], jnp.zeros((size,), np.uint32), jax.lax.iota(np.uint32, size))
 
 
 def split(key, num: int = 2) -> jax.Array:
@@ -110,8 +114,7 @@ def _split(key, num: int, default_impl: str):
     data = _threefry_key_data(key, default_impl)
     if data is None or jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):  # typed keys: jax's own
         return jax.random.split(key, num)
-    hi, lo = threefry2x32(data[0], data[1], jnp.zeros((num,), np.uint32), jax.lax.iota(np.uint32, num))
-    return jnp.stack([hi, lo], axis=1)
+    return jnp.stack(_hash_flat_index(data, num), axis=1)
 
 
 def _unit_floats(key, size: int):
