@@ -339,6 +339,15 @@ def test_delay_energy_nonnegative_and_monotone(f, b, p, gain, dist, bits, preset
     assert float(T_d) >= float(T) * (1 - 1e-6)  # farther: slower
 
 
+def test_heading_from_angle_is_cos_sin():
+    """One cos over (theta, theta - pi/2) gives (cos theta, sin theta) up to the rounding of theta - pi/2."""
+    theta = np.linspace(0.0, 2.0 * np.pi, 10_001, dtype=np.float32)
+    heading = np.asarray(mobility.heading_from_angle(jnp.asarray(theta)))
+    exact = np.stack([np.cos(theta.astype(np.float64)), np.sin(theta.astype(np.float64))], -1)
+    np.testing.assert_allclose(heading, exact, atol=1e-6)
+    assert heading.shape == (10_001, 2) and heading.dtype == np.float32
+
+
 @settings(**SETTINGS)
 @given(st.floats(0.0, 500.0), st.floats(0.0, 1.0), st.integers(0, 2**31 - 1))
 def test_mobility_stays_in_square(speed, p_turn, seed):

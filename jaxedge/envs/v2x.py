@@ -76,6 +76,7 @@ Presets (spec §7.3), the gaps they fill and the deviations (spec section in bra
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import ClassVar
 import math
 
@@ -205,8 +206,10 @@ class StepDraws:
 def categorical(u, probs, values):
     """Inverse-CDF draw: ``values[k]`` with probability ``probs[k]`` from uniforms ``u``."""
     cdf = jnp.cumsum(probs) / jnp.sum(probs)
-    index = jnp.sum(u[..., None] >= cdf[:-1], axis=-1)
-    return jnp.sum(jax.nn.one_hot(index, values.shape[-1], dtype=values.dtype) * values, axis=-1)
+    value = jnp.broadcast_to(values[0], u.shape)
+    for k in range(1, values.shape[-1]):  # a select chain, not a one-hot (..., K) product: faster on XLA:CPU
+        value = jnp.where(u >= cdf[k - 1], values[k], value)
+    return value
 
 
 def distances(pos, es_pos, d_min):
@@ -224,11 +227,12 @@ def es_distances(es_pos):
 def wired_length(on_access, on_cpu, es_pos):
     """Wire length d_aj from the access ES to the target ES, 0 when they coincide (eqs. 9-10).
 
-    Unrolled sums of one-hot products, not einsum / small-axis reductions: both are slow on XLA:CPU.
+    An unrolled sum of one-hot products over the N x N pairs, each on the rows' own shape (...), not
+    einsum, small-axis reductions or an (..., N, N) product: all three are slow on XLA:CPU.
     """
-    n = on_access.shape[-1]
-    return ops.small_sum((on_access[..., :, None] * es_distances(es_pos) * on_cpu[..., None, :]).reshape(
-        on_access.shape[:-1] + (n * n,)))
+    n, wire = on_access.shape[-1], es_distances(es_pos)
+    terms = [on_access[..., a] * wire[a, j] * on_cpu[..., j] for a in range(n) for j in range(n)]
+    return functools.reduce(jnp.add, terms)
 
 
 def routing(target, dist, params, n_servers):
