@@ -15,12 +15,15 @@ on the first ``--loop-envs`` envs only (its throughput is per env-step either wa
 ``--impl roofline`` adds each env's roofline (`benchmarks/roofline.py`: a fused kernel of only its
 dominant arithmetic, no RNG / bookkeeping / observation) and the env step's percentage of it.
 ``--threads 1 2`` measures everything once per thread count, each in its own subprocess pinned to
-that many cores (``os.sched_setaffinity``) with XLA's CPU thread pools limited to match
-(``XLA_FLAGS=--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1`` for 1 thread) and
-``OMP/OPENBLAS/MKL_NUM_THREADS`` = threads for NumPy; every row records the CPU time / wall time it
-used (``cpu_util``), which checks the limit. Ratios at 1 thread are per core, at all threads per
-machine. ``--prng NAME`` steps with another PRNG (`jaxedge.prng.CHOICES`; keys are made after it is
-set).
+that many cores (``os.sched_setaffinity``) with ``OMP/OPENBLAS/MKL_NUM_THREADS`` = threads for
+NumPy and one XLA thread per device (``--xla_cpu_multi_thread_eigen=false``). At T > 1 threads the
+JAX and roofline rows split the env axis over T forced host devices
+(``--xla_force_host_platform_device_count=T``, `jaxedge.sharding`), one per core: the way to use a
+multi-core CPU (one device splitting every kernel over 2 threads measured 1.2-1.9x its 1-thread
+speed, varying from process to process; 2 devices a steady ~2x). Every row records the CPU time /
+wall time it used (``cpu_util``), which checks the limit. Ratios at 1 thread are per core, at all
+threads per machine. ``--prng NAME`` steps with another PRNG (`jaxedge.prng.CHOICES`; keys are
+made after it is set).
 
     python benchmarks/env_throughput.py --num-envs 4096 --threads 1 2 --impl jax numpy_batched numpy_loop roofline
 
@@ -82,8 +85,7 @@ BENCH_VARIANTS = {
 def device_name() -> str:
     dev = jax.devices()[0]
     if dev.platform == "cpu":
-        return f"cpu ({platform.processor() or platform.machine()}, {jax.device_count()} device, "\
-               f"{__import__('os').cpu_count()} cores)"
+        return device_name_cpu()  # the host devices a row used are its own field, ``devices``
     return f"{dev.platform} ({dev.device_kind})"
 
 
@@ -110,39 +112,10 @@ def time_callable(fn, min_seconds: float, max_calls: int = 10_000, windows: int 
     return best[0], best[1]
 
 
-def bench_jax(env, params, num_envs: int, steps_per_call: int, min_seconds: float):
-    space = env.action_space(params)
-    vec = VecEnv(env)
-
-    def rollout(key):
-        k_reset, k_steps = jax.random.split(key)
-        obs, state = vec.reset(jax.random.split(k_reset, num_envs), params)
-
-        def body(carry, key):
-            state, _ = carry
-            k_act, k_step = jax.random.split(key)
-            action = jax.vmap(space.sample)(jax.random.split(k_act, num_envs))
-            obs, state, reward, *_ = vec.step(jax.random.split(k_step, num_envs), state, action, params)
-            # the observation stays in the carry: it is computed and stored every step, as for a learner
-            return (state, obs), reward.sum()
-
-        (state, obs), rewards = jax.lax.scan(body, (state, obs), jax.random.split(k_steps, steps_per_call))
-        return rewards.sum() + obs[0, 0, 0]
-
-    fn = jax.jit(rollout)
-    key = jax.random.PRNGKey(0)
-    start = time.perf_counter()
-    compiled = fn.lower(key).compile()
-    compile_s = time.perf_counter() - start
-    # Iterating a JAX array compiles an unstack on first use (seconds): do it before timing.
-    keys = iter(jax.random.split(jax.random.PRNGKey(1), 10_000))
-    compiled(next(keys)).block_until_ready()  # warm-up
-    calls, elapsed = time_callable(lambda: compiled(next(keys)).block_until_ready(), min_seconds)
-    return calls * steps_per_call * num_envs / elapsed, compile_s
-
-
-def bench_jax_sharded(env, params, num_envs: int, steps_per_call: int, min_seconds: float, n_devices: int):
-    """`bench_jax` with the env axis split over ``n_devices`` (per-env keys in, sharded like the envs)."""
+def bench_jax(env, params, num_envs: int, steps_per_call: int, min_seconds: float, n_devices: int = 1):
+    """env-steps/s of ``jit(scan(VecEnv.step))`` with the env axis split over ``n_devices`` devices
+    (`jaxedge.sharding`; 1 = unsharded), and the compile time. Every env draws its actions and step
+    from its own key (per-env keys in, sharded like the envs); the observation stays in the carry."""
     from jaxedge import sharding
 
     space = env.action_space(params)
@@ -158,7 +131,8 @@ def bench_jax_sharded(env, params, num_envs: int, steps_per_call: int, min_secon
             k_act, k_step = jax.vmap(jax.random.split, out_axes=1)(ks)
             action = jax.vmap(space.sample)(k_act)
             obs, state, reward, *_ = vec.step(k_step, state, action, params)
-            return (state, obs), reward.sum()  # the observation stays in the carry, as in `bench_jax`
+            # the observation stays in the carry: it is computed and stored every step, as for a learner
+            return (state, obs), reward.sum()
 
         (state, obs), rewards = jax.lax.scan(body, (state, obs), jax.numpy.arange(steps_per_call))
         return rewards.sum() + obs.reshape(-1)[0]
@@ -182,7 +156,7 @@ def run_sharded(env_names, num_envs_list, min_seconds, steps_per_call, devices):
         params = env.default_params.replace(**overrides)
         for num_envs in num_envs_list:
             for n in devices:
-                sps, compile_s = bench_jax_sharded(env, params, num_envs, steps_per_call, min_seconds, n)
+                sps, compile_s = bench_jax(env, params, num_envs, steps_per_call, min_seconds, n)
                 rows.append(dict(env=name, impl="jax_sharded", devices=n, num_envs=num_envs, env_steps_per_s=sps,
                                  agent_steps_per_s=sps * env.num_agents, compile_s=compile_s,
                                  platform=jax.devices()[0].platform, visible_devices=jax.device_count(),
@@ -231,10 +205,13 @@ def bench_numpy(runner, min_seconds: float, envs_stepped: int):
     return calls * envs_stepped / elapsed
 
 
-def bench_roofline(env_name, env, params, num_envs: int, steps_per_call: int, min_seconds: float):
+def bench_roofline(env_name, env, params, num_envs: int, steps_per_call: int, min_seconds: float,
+                   n_devices: int = 1):
     from benchmarks import roofline
+    from jaxedge import sharding
 
     fn, args = roofline.kernel(env_name, env, params, num_envs, steps_per_call)
+    args = sharding.shard(args, sharding.make_mesh(n_devices))  # every leaf has the env axis first
     start = time.perf_counter()
     compiled = fn.lower(*args).compile()
     compile_s = time.perf_counter() - start
@@ -249,10 +226,18 @@ def threads_in_use():
     return int(value) if value else None
 
 
+def host_devices_in_use():
+    """How many devices the JAX rows split the env axis over: at ``--threads T > 1`` one forced host
+    device per thread (`run_threads`), else 1."""
+    threads = threads_in_use()
+    return threads if threads and threads > 1 and jax.devices()[0].platform == "cpu" else 1
+
+
 def run(env_names, num_envs_list, min_seconds, loop_envs, steps_per_call, impls, prng_choice="threefry2x32"):
     rows = []
     device = device_name()
     threads = threads_in_use()
+    n_devices = host_devices_in_use()
     for name in env_names:
         env_name, overrides = BENCH_VARIANTS.get(name, (name, {}))
         env = jaxedge.make(env_name, **BENCH_ENVS[name])
@@ -261,9 +246,11 @@ def run(env_names, num_envs_list, min_seconds, loop_envs, steps_per_call, impls,
         for num_envs in num_envs_list:
             measured = {}
             if "jax" in impls:
-                measured["jax"] = (*bench_jax(env, params, num_envs, steps_per_call, min_seconds), LAST_CPU_UTIL[0])
+                measured["jax"] = (*bench_jax(env, params, num_envs, steps_per_call, min_seconds, n_devices),
+                                   LAST_CPU_UTIL[0])
             if "roofline" in impls:
-                measured["roofline"] = (*bench_roofline(env_name, env, params, num_envs, steps_per_call, min_seconds),
+                measured["roofline"] = (*bench_roofline(env_name, env, params, num_envs, steps_per_call, min_seconds,
+                                                        n_devices),
                                         LAST_CPU_UTIL[0])
             if "numpy_batched" in impls:
                 rng = np.random.default_rng(0)
@@ -280,6 +267,7 @@ def run(env_names, num_envs_list, min_seconds, loop_envs, steps_per_call, impls,
                            agent_steps_per_s=sps * env.num_agents, compile_s=compile_s,
                            device=device if is_jax else device_name_cpu(), dtype="float32" if is_jax else "float64",
                            sizes=BENCH_ENVS[name], threads=threads, prng=prng_choice if impl == "jax" else None,
+                           devices=n_devices if is_jax else None,
                            cpu_util=util, loadavg_1m=os.getloadavg()[0])
                 rows.append(row)
                 print(f"{name:14s} {impl:14s} threads={threads} envs={num_envs:6d} {sps:14,.0f} env-steps/s"
@@ -334,11 +322,13 @@ def write_markdown(rows, path, runs=()):
              "dominant arithmetic (rates, delays, energies, queue / battery / cache / mobility updates) at "
              "the same sizes, no RNG, no bookkeeping, no observation. Ratios compare rows measured in the "
              "same process at the same thread count: `threads = 1` is per core (everything pinned to one "
-             "core), the largest count per machine. `cpu` = process CPU time / wall time while timing "
-             "(1.00 = one core busy), which checks the thread limit. Every row (JAX, NumPy, roofline alike) "
-             "is the fastest of 5 equal timing windows over `--min-seconds` (timeit's rule: on this shared "
-             "2-core machine the minimum is the least disturbed; whole runs still differ by up to ~30 % "
-             "at 2 threads).", ""]
+             "core), the largest count per machine. At 2 threads the JAX and roofline rows split the envs over "
+             "2 host devices, one thread each (`jaxedge.sharding`, `--xla_force_host_platform_device_count=2`: "
+             "the `devices` field of the JSON rows); one device splitting every kernel over 2 threads "
+             "scaled 1.2-1.9x, varying from process to process. `cpu` = process CPU time / wall time while "
+             "timing (1.00 = one core busy), which checks the thread limit. Every row (JAX, NumPy, roofline "
+             "alike) is the fastest of 5 equal timing windows over `--min-seconds` (timeit's rule: on this "
+             "shared 2-core machine the minimum is the least disturbed).", ""]
     for run in runs:
         lines.append(f"* `{run['command']}` — {run.get('started', '?')}, load average (1, 5, 15 min) before "
                      f"{run.get('load_before')}, after {run.get('load_after')}")
@@ -410,9 +400,13 @@ def run_threads(args, argv):
     for t in args.threads:
         env = dict(os.environ, **{THREADS_VAR: str(t), "OMP_NUM_THREADS": str(t), "OPENBLAS_NUM_THREADS": str(t),
                                   "MKL_NUM_THREADS": str(t)})
-        flags = env.get("XLA_FLAGS", "")
-        if t == 1:
-            flags += " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        # One XLA thread per device; at t > 1, t host devices, each stepping its own slice of the envs
+        # (`jaxedge.sharding`): measured 1.5x faster and far steadier on 2 cores than one device
+        # splitting every kernel over 2 threads (cloud_edge 184k vs 115-175k env-steps/s).
+        # (Not "intra_op_parallelism_threads=1": that is no XLA flag, and XLA stops parsing at it.)
+        flags = env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
+        if t > 1:
+            flags += f" --xla_force_host_platform_device_count={t}"
         env["XLA_FLAGS"] = flags.strip()
         with tempfile.TemporaryDirectory() as tmp:
             cmd = [sys.executable, __file__, *forward, "--rows-out", f"{tmp}/rows.json"]
