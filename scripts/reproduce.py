@@ -9,6 +9,7 @@ the results JSON, a Markdown report with computed verdicts and the figures.
     python scripts/reproduce.py --seed 000 --set lr_actor=3e-4 --set maddpg:batch_size=128
     python scripts/reproduce.py --seed 000 --quick --out /tmp/repro     # smoke run, tiny sizes
     python scripts/reproduce.py --seed 000 --report-only                # .md / .png from the JSON
+    python scripts/reproduce.py --seed 000 --merge other/reproduce_000.json  # + jobs run elsewhere
 
 ``--set [ALGO:]KEY=VALUE``: a Config field; without ``ALGO:`` it applies to every learner whose Config
 has the field (at least one must), with it to that learner only. Values use the syntax of
@@ -17,8 +18,12 @@ grids (for seed 000: users, servers, users_servers, servers_users, default, n_ta
 
 Every learner job trains all its seeds chunk by chunk with a checkpoint after every chunk under
 OUT/reproduce_NNN_runs/JOB/; ``--resume`` keeps the finished jobs of OUT/reproduce_NNN.json made with
-the same settings and continues an interrupted job from its checkpoint, bit-exactly. See
-benchmarks/reproduce/ for the framework and the seed modules.
+the same settings and continues an interrupted job from its checkpoint, bit-exactly. ``--merge
+OTHER.json ...`` (with the same flags as the run it completes) copies into OUT's JSON the finished
+jobs of other invocations whose signatures match these settings -- e.g. two processes on disjoint
+``--only`` / ``--algos`` subsets, one pinned per core with ``--out`` elsewhere -- records their
+commands in the report, and rewrites it; nothing runs. See benchmarks/reproduce/ for the framework
+and the seed modules.
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ def build_parser() -> cli.Parser:
                     help="stop every learner job after this many chunks of this call (then --resume)")
     ap.add_argument("--keep-checkpoints", action="store_true", help="keep finished jobs' train states")
     ap.add_argument("--report-only", action="store_true", help="rewrite the .md / .png from the JSON, run nothing")
+    ap.add_argument("--merge", nargs="+", type=Path, metavar="JSON", default=None,
+                    help="add the matching finished jobs of these results JSONs to OUT's, rewrite the report")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
     return ap
 
@@ -154,6 +161,13 @@ def run(args) -> dict:
     if rep.profiles[settings.profile].fast_compile and "xla_backend_optimization_level" not in flags:
         # read when the backend starts (first computation): a compile-bound smoke run compiles ~2.5x faster
         os.environ["XLA_FLAGS"] = (flags + " --xla_backend_optimization_level=0").strip()
+    if args.merge:
+        from benchmarks.reproduce.runner import merge
+
+        missing = [p for p in [json_path, *args.merge] if not p.exists()]
+        if missing:
+            raise cli.UsageError(f"--merge: no {missing[0]}")
+        return merge(rep, settings, args.out, args.merge)
     from benchmarks.reproduce.runner import reproduce as run_plan
 
     command = "python scripts/reproduce.py " + " ".join(args.argv)

@@ -75,6 +75,16 @@ def test_heuristic_only_run_then_resume_keeps_it(tmp_path):
     assert "greedy@u2m2: kept from the previous run" in proc.stderr
     assert json.loads((tmp_path / "h" / "reproduce_000.json").read_text())["runs"] == data["runs"]
 
+    # --merge: a job finished by another invocation (here: the same run, moved aside) comes back
+    side = tmp_path / "side.json"
+    side.write_text((tmp_path / "h" / "reproduce_000.json").read_text())
+    (tmp_path / "h" / "reproduce_000.json").write_text(json.dumps({**data, "runs": {}}))
+    _run([*args, "--merge", str(side)], tmp_path / "cache")
+    merged = json.loads((tmp_path / "h" / "reproduce_000.json").read_text())
+    assert merged["runs"] == data["runs"]
+    assert merged["meta"]["side_runs"][0]["jobs"] == ["greedy@u2m2"]
+    assert "greedy@u2m2" in (tmp_path / "h" / "reproduce_000.md").read_text().split("## Setup")[0]
+
 
 @pytest.mark.slow  # ~1 min of CPU, 2-3 min wall on the shared 2-core machine
 def test_interrupted_and_resumed_reproduction_equals_the_uninterrupted_one(tmp_path):

@@ -190,6 +190,18 @@ def sweep_table(results: Results, fig_spec: SweepFigure, metric: str) -> list[st
     return lines
 
 
+def _side_runs(meta: dict) -> list[str]:
+    """Jobs finished by other invocations with the same settings and merged into this JSON (``meta["side_runs"]``:
+    each a ``command`` and its ``jobs``), e.g. two single-core processes on disjoint sections."""
+    side = meta.get("side_runs", [])
+    if not side:
+        return []
+    lines = ["Jobs merged from other invocations with the same budget, seeds and evaluation (run beside each "
+             "other, one per core, `XLA_FLAGS=--xla_cpu_multi_thread_eigen=false`):", ""]
+    lines += [f"* `{s['command']}` (merged {s.get('merged', '?')}): {', '.join(s['jobs'])}" for s in side]
+    return lines + [""]
+
+
 def _header(rep, results: Results) -> list[str]:
     meta, runs = results.meta, results.runs
     load_end = meta.get("loadavg_end", [math.nan])[0]
@@ -204,6 +216,7 @@ def _header(rep, results: Results) -> list[str]:
         f"Wall time: {meta.get('wall_s', math.nan) / 60:.1f} min for this invocation; "
         f"{sum(r.get('wall_s', 0) for r in runs.values()) / 60:.1f} min summed over all stored runs "
         f"({meta.get('resumed_runs', 0)} taken from a previous invocation by --resume).", "",
+        *_side_runs(meta),
         "## Setup", "",
         f"* Budget: **{meta.get('steps', 0):,} env steps per learner run** and seed (all parallel envs, warm-up "
         f"included); {len(seeds)} seeds {seeds} per learner, trained together chunk by chunk with a checkpoint "

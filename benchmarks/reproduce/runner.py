@@ -324,6 +324,29 @@ def reproduce(rep: Reproduction, settings: Settings, out: Path, *, command: str,
     return data
 
 
+def merge(rep: Reproduction, settings: Settings, out: Path, others) -> dict:
+    """Add to ``out``'s results the finished jobs of ``others`` (results JSONs of other invocations) that
+    ``rep``'s plan for ``settings`` needs, has not finished, and that match its signature (as
+    ``--resume`` checks); record each source command in ``meta["side_runs"]`` and rewrite the reports."""
+    json_path = Path(out) / f"{rep.name}.json"
+    data = report.read_json(json_path)
+    added = {}
+    for path in others:
+        other = report.read_json(path)
+        for job in rep.plan(settings).jobs:
+            prev = other.get("runs", {}).get(job.id)
+            if (data["runs"].get(job.id, {}).get("status") != "done" and prev and prev.get("status") == "done"
+                    and _same_job(prev, job, settings)):
+                data["runs"][job.id] = prev
+                added.setdefault(other["meta"].get("command", str(path)), []).append(job.id)
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    data["meta"].setdefault("side_runs", []).extend(
+        {"command": command, "jobs": jobs, "merged": stamp} for command, jobs in added.items())
+    report.write_reports(rep, data, out)
+    print(f"merged {sum(map(len, added.values()))} finished job(s) into {json_path}", file=sys.stderr, flush=True)
+    return data
+
+
 def _is_heuristic(job: Job) -> bool:
     import algos
 
