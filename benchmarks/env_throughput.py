@@ -451,6 +451,11 @@ def main(argv=None):
         write_sharding_markdown(rows, args.out / "env_throughput_sharding.md")
         return
 
+    if args.threads:
+        bad = [m for m in args.num_envs for t in args.threads if t > 1 and m % t]
+        if bad:
+            ap.error(f"--num-envs {bad} must be multiples of every --threads count > 1 (the envs are split "
+                     "over one host device per thread)")
     if args.rows_out is not None:  # --threads child: measure, hand the rows back
         rows = run(args.env, args.num_envs, args.min_seconds, args.loop_envs, args.steps_per_call, args.impl, args.prng)
         args.rows_out.write_text(json.dumps(rows))
