@@ -16,10 +16,11 @@ on the first ``--loop-envs`` envs only (its throughput is per env-step either wa
 dominant arithmetic, no RNG / bookkeeping / observation) and the env step's percentage of it.
 ``--threads 1 2`` measures everything once per thread count, each in its own subprocess pinned to
 that many cores (``os.sched_setaffinity``) with ``OMP/OPENBLAS/MKL_NUM_THREADS`` = threads for
-NumPy and one XLA thread per device (``--xla_cpu_multi_thread_eigen=false``). At T > 1 threads the
+NumPy and XLA's Eigen pool off (``--xla_cpu_multi_thread_eigen=false``; the pinning bounds the
+threads). At T > 1 threads the
 JAX and roofline rows split the env axis over T forced host devices
 (``--xla_force_host_platform_device_count=T``, `jaxedge.sharding`), one per core: the way to use a
-multi-core CPU (one device splitting every kernel over 2 threads measured 1.2-1.9x its 1-thread
+multi-core CPU (one device with XLA's default CPU threading measured 1.2-1.9x its 1-thread
 speed, varying from process to process; 2 devices a steady ~2x). Every row records the CPU time /
 wall time it used (``cpu_util``), which checks the limit. Ratios at 1 thread are per core, at all
 threads per machine. ``--prng NAME`` steps with another PRNG (`jaxedge.prng.CHOICES`; keys are
@@ -323,8 +324,8 @@ def write_markdown(rows, path, runs=()):
              "the same sizes, no RNG, no bookkeeping, no observation. Ratios compare rows measured in the "
              "same process at the same thread count: `threads = 1` is per core (everything pinned to one "
              "core), the largest count per machine. At 2 threads the JAX and roofline rows split the envs over "
-             "2 host devices, one thread each (`jaxedge.sharding`, `--xla_force_host_platform_device_count=2`: "
-             "the `devices` field of the JSON rows); one device splitting every kernel over 2 threads "
+             "2 host devices, one per core (`jaxedge.sharding`, `--xla_force_host_platform_device_count=2`: "
+             "the `devices` field of the JSON rows); one device with XLA's default CPU threading "
              "scaled 1.2-1.9x, varying from process to process. `cpu` = process CPU time / wall time while "
              "timing (1.00 = one core busy), which checks the thread limit. Every row (JAX, NumPy, roofline "
              "alike) is the fastest of 5 equal timing windows over `--min-seconds` (timeit's rule: on this "
