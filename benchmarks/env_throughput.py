@@ -17,8 +17,7 @@ dominant arithmetic, no RNG / bookkeeping / observation) and the env step's perc
 ``--threads 1 2`` measures everything once per thread count, each in its own subprocess pinned to
 that many cores (``os.sched_setaffinity``) with ``OMP/OPENBLAS/MKL_NUM_THREADS`` = threads for
 NumPy and XLA's Eigen pool off (``--xla_cpu_multi_thread_eigen=false``; the pinning bounds the
-threads). At T > 1 threads the
-JAX and roofline rows split the env axis over T forced host devices
+threads). At T > 1 threads the JAX and roofline rows split the env axis over T forced host devices
 (``--xla_force_host_platform_device_count=T``, `jaxedge.sharding`), one per core: the way to use a
 multi-core CPU (one device with XLA's default CPU threading measured 1.2-1.9x its 1-thread
 speed, varying from process to process; 2 devices a steady ~2x). Every row records the CPU time /
@@ -401,9 +400,9 @@ def run_threads(args, argv):
     for t in args.threads:
         env = dict(os.environ, **{THREADS_VAR: str(t), "OMP_NUM_THREADS": str(t), "OPENBLAS_NUM_THREADS": str(t),
                                   "MKL_NUM_THREADS": str(t)})
-        # One XLA thread per device; at t > 1, t host devices, each stepping its own slice of the envs
-        # (`jaxedge.sharding`): measured 1.5x faster and far steadier on 2 cores than one device
-        # splitting every kernel over 2 threads (cloud_edge 184k vs 115-175k env-steps/s).
+        # Eigen pool off; at t > 1, t host devices, each stepping its own slice of the envs
+        # (`jaxedge.sharding`): measured faster and far steadier on 2 cores than one device with XLA's
+        # default CPU threading (cloud_edge 184k vs 115-175k env-steps/s).
         # (Not "intra_op_parallelism_threads=1": that is no XLA flag, and XLA stops parsing at it.)
         flags = env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
         if t > 1:

@@ -196,8 +196,7 @@ def _side_runs(meta: dict) -> list[str]:
     side = meta.get("side_runs", [])
     if not side:
         return []
-    lines = ["Jobs merged from other invocations with the same budget, seeds and evaluation (run beside each "
-             "other, one per core, `XLA_FLAGS=--xla_cpu_multi_thread_eigen=false`):", ""]
+    lines = ["Jobs merged (`--merge`) from other invocations with the same budget, seeds and evaluation:", ""]
     lines += [f"* `{s['command']}` (merged {s.get('merged', '?')}): {', '.join(s['jobs'])}" for s in side]
     return lines + [""]
 

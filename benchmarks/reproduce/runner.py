@@ -330,10 +330,10 @@ def merge(rep: Reproduction, settings: Settings, out: Path, others) -> dict:
     ``--resume`` checks); record each source command in ``meta["side_runs"]`` and rewrite the reports."""
     json_path = Path(out) / f"{rep.name}.json"
     data = report.read_json(json_path)
-    added = {}
+    jobs, added = rep.plan(settings).jobs, {}
     for path in others:
         other = report.read_json(path)
-        for job in rep.plan(settings).jobs:
+        for job in jobs:
             prev = other.get("runs", {}).get(job.id)
             if (data["runs"].get(job.id, {}).get("status") != "done" and prev and prev.get("status") == "done"
                     and _same_job(prev, job, settings)):
