@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Seed 000's headroom: both greedies and the trained main job against the certified lower bound on cost.
+"""Seed 000's headroom: the greedies, a full-information best response and the trained main job against the
+certified lower bound on cost.
 
     python benchmarks/dt_inference_bound.py                  # default sizes, 128 and 64 eval envs x 100 steps
     python benchmarks/dt_inference_bound.py --envs 16 --tiny-envs 4
@@ -32,7 +33,7 @@ from algos.common.evaluation import evaluate  # noqa: E402
 from algos.heuristics import dt_inference_bound  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-POLICIES = ("greedy_paper", "greedy", "local")
+POLICIES = ("greedy_paper", "greedy", "local", "greedy_home", "best_response")
 METRICS = ("cost", "delay", "energy", "reward")
 # trained learners evaluated on the same keys, by eval env count: (label, file, how to find the run)
 LEARNERS = {128: [("MADDPG-CGAN main job (seed 0, 64k steps)", "maddpg_cgan_default_summary.json", None),
@@ -104,7 +105,10 @@ def markdown(rows: list[dict], small: dict, command: str) -> list[str]:
              "(heuristics, bound) or over seeds (learners; one seed has no CI). The bound is the Lagrangian dual of "
              "problem P per step (C2 exact, C3/C4 priced; `algos/heuristics/dt_inference_bound.py`): no policy, "
              "centralised or not, has a lower mean `cost` on these states. *max cut* = (policy - bound) / policy: "
-             "the most any policy could cut that row's cost.", ""]
+             "the most any policy could cut that row's cost. `best_response` (centralised, full information: each "
+             "user in turn picks its own tasks' targets against everyone else's) is achievable, so the optimum lies "
+             "between the bound and it; `greedy_home` (decentralised: user i offloads only to server i mod M) is "
+             "what a fixed coordination convention buys.", ""]
     for r in rows:
         lines += [f"## Default sizes (8 users, 6 servers, 3 tasks), {r['envs']} envs x {r['steps']} steps, "
                   f"eval seed {r['eval_seed']}", "",

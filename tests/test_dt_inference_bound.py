@@ -77,3 +77,44 @@ def test_cpu_term_is_a_lower_bound_of_a_grid_search():
 def test_paper_greedy_asks_for_the_whole_capacity(tiny_costs):
     np.testing.assert_allclose(tiny_costs[2], 1.0)
     assert "greedy_paper" in heuristics.DEFAULT_EVAL["dt_inference"]
+
+
+def test_best_response_is_a_nash_point_above_the_oracle():
+    """After enough rounds no user lowers its own cost by changing its targets alone (checked over every
+    alternative), and the social cost stays achievable: oracle <= best_response."""
+    env = jaxedge.make("dt_inference", **TINY)
+    params = env.default_params
+    policy = dth.best_response(env, rounds=4)
+    oracle = dth.oracle(env)
+    alternatives = jnp.asarray(np.indices((3, 3)).reshape(2, -1).T, jnp.int32)  # every target pair of one user
+
+    @jax.jit
+    def check(key):
+        obs, state = env.reset(key, params)
+        target = policy(key, obs, state, params).discrete
+
+        def own_cost(t, user):
+            return -dth._step_rewards(env, state, t, dth.request_shares(env, state, t, params), params)[user]
+
+        gains = [own_cost(target, u) - jax.vmap(lambda a: own_cost(target.at[u].set(a), u))(alternatives).min()
+                 for u in range(env.n_users)]
+        draws = env.sample_step(key, params)
+        cost = [env.transition(state, pi(key, obs, state, params), draws, params)[5]["metrics"]["cost"]
+                for pi in (policy, oracle)]
+        return jnp.stack(gains), own_cost(target, 0), jnp.stack(cost)
+
+    gains, scale, cost = jax.device_get(jax.vmap(check)(jax.random.split(jax.random.PRNGKey(3), 12)))
+    assert (gains <= 1e-5 * scale[:, None]).all(), gains
+    assert (cost[:, 1] <= cost[:, 0] * (1 + 1e-5)).all(), cost
+
+
+def test_greedy_home_offloads_only_to_each_users_home_server():
+    env = jaxedge.make("dt_inference", n_users=5, n_servers=3, n_tasks=3)
+    params = env.default_params
+    obs, state = env.reset(jax.random.PRNGKey(0), params)
+    home, free = (jax.jit(heuristics.make_heuristic(env, name))(jax.random.PRNGKey(1), obs, state, params).discrete
+                  for name in ("greedy_home", "greedy"))
+    home, free = np.asarray(home), np.asarray(free)
+    allowed = np.arange(5)[:, None] % 3 + 1
+    assert ((home == 0) | (home == allowed)).all(), home
+    assert (home > 0).any() and (free != allowed).any()  # it offloads, and the plain greedy would go elsewhere

@@ -1,9 +1,12 @@
-"""Seed 000 (`dt_inference`) heuristics: all-local, two myopic greedies and the exhaustive oracle.
+"""Seed 000 (`dt_inference`) heuristics: all-local, three myopic greedies, a full-information best
+response and the exhaustive oracle.
 
 ``greedy_paper`` is spec §6.6's full-capacity rule (every option priced at the whole observed
 capacity, phi_f = phi_b = 1); ``greedy`` is its cost-aware version (a server task asks for its
-closed-form cost-optimal frequency instead). A certified lower bound on any policy's cost lives in
-`algos.heuristics.dt_inference_bound`.
+closed-form cost-optimal frequency instead); ``greedy_home`` is ``greedy`` restricted to one fixed
+"home" server per user (a coordination convention, ours). ``best_response`` (centralised, ours) sees
+every user's tasks and brackets the optimum from above at the default sizes, where the oracle cannot
+run. A certified lower bound on any policy's cost lives in `algos.heuristics.dt_inference_bound`.
 
 Every delay, energy and cost is the env's own: `task_delay_energy` (eqs. 1-3, U1-U2) and
 `normalised_cost` (eq. 8, A8). The closed-form frequency and bandwidth optima (spec §3.2) take
@@ -76,7 +79,7 @@ def _server_option_costs(info, params, full_capacity=False):
     return cost, freq
 
 
-def greedy(env: dti.DTInference, full_capacity: bool = False) -> Policy:
+def greedy(env: dti.DTInference, full_capacity: bool = False, home_only: bool = False) -> Policy:
     """Myopic greedy from the agent's own observation (spec §6.6, made cost-aware).
 
     Each agent walks through its tasks in order. Keeping a task local costs its eq.-8 cost with the
@@ -84,14 +87,17 @@ def greedy(env: dti.DTInference, full_capacity: bool = False) -> Policy:
     at that server's full bandwidth and the task's cost-optimal frequency (closed form, spec §3.2),
     ignoring every other agent. It takes the cheapest option and asks for phi_f = 1 locally (the
     even split) or phi_f = f*/F_k on a server, and phi_b = 1; the env's proportional projection
-    then exposes the congestion the greedy ignored. ``full_capacity=True`` is `greedy_paper`.
+    then exposes the congestion the greedy ignored. ``full_capacity=True`` is `greedy_paper`;
+    ``home_only=True`` is `greedy_home` (user i may offload only to server i mod M).
     """
     if not env.obs_include_channel:
         raise ValueError("dt_greedy needs obs_include_channel=True (it computes rates)")
 
-    def agent(obs_i, params):
+    def agent(obs_i, user, params):
         info = env.physical_observation(obs_i, params)
         srv_cost, srv_freq = _server_option_costs(info, params, full_capacity)
+        if home_only:
+            srv_cost = jnp.where(jnp.arange(env.n_servers) == user % env.n_servers, srv_cost, jnp.inf)
         best_srv = jnp.argmin(srv_cost, axis=1)
         targets, phi_f = [], []
         n_local = jnp.zeros((), jnp.float32)
@@ -107,10 +113,17 @@ def greedy(env: dti.DTInference, full_capacity: bool = False) -> Policy:
         return jnp.stack(targets).astype(jnp.int32), phi
 
     def policy(key, obs, state, params):
-        target, phi = jax.vmap(agent, in_axes=(0, None))(obs, params)
+        target, phi = jax.vmap(agent, in_axes=(0, 0, None))(obs, jnp.arange(env.n_users), params)
         return spaces.HybridAction(target, phi)
 
     return policy
+
+
+def greedy_home(env: dti.DTInference) -> Policy:
+    """`greedy` with one fixed server per user, server i mod M (ours): a decentralised convention that
+    spreads the offloaded tasks over the servers instead of piling them on the one every user finds
+    cheapest. It measures what a static coordination, learnable by per-agent actors, is worth."""
+    return greedy(env, home_only=True)
 
 
 def greedy_paper(env: dti.DTInference) -> Policy:
@@ -162,6 +175,57 @@ def allocation(env: dti.DTInference, state, target, params):
     return jnp.stack([phi_f, phi_b], axis=-1)
 
 
+def request_shares(env: dti.DTInference, state, target, params):
+    """`greedy`'s requests for ``target`` from the true state: on a server phi_f = f* / F_k (the closed-form
+    cost-optimal frequency, spec §3.2), locally phi_f = 1 (the even split); phi_b = 1."""
+    cycles, _ = tasks.medmnist_cycles_and_bits(state.task_type, params.cycles_per_flop, params.image_side)
+    time_coef, energy_coef = frequency_coefficients(cycles, state.f_user[:, None], True, params)
+    capacity = jnp.take(state.f_server, jnp.maximum(target - 1, 0))
+    phi_f = jnp.where(target > 0, compute.best_frequency(time_coef, energy_coef, capacity) / capacity, 1.0)
+    return jnp.stack([phi_f, jnp.ones_like(phi_f)], axis=-1)
+
+
+def _step_rewards(env: dti.DTInference, state, target, shares, params):
+    """Every user's eq.-12 reward of one step with the given action (no fading draw: the step's state)."""
+    draws = dti.StepDraws(task_type=state.task_type, fading=jnp.ones_like(state.gain),
+                          twin_eps=jnp.zeros((4, env.n_users, env.n_tasks)))
+    return env.transition(state, spaces.HybridAction(target, shares), draws, params)[2]
+
+
+def best_response(env: dti.DTInference, rounds: int = 2, max_options: int = 50_000) -> Policy:
+    """Centralised, full information (ours): from `greedy`'s targets, each user in turn replaces the
+    targets of all its tasks by the joint choice ((M+1)^N options) that minimises its OWN eq.-12 cost
+    given every other user's current targets, shares by `request_shares`; ``rounds`` passes.
+
+    An achievable cost priced by the env, so bound <= optimum <= best_response: it brackets the
+    optimum from above at sizes the oracle cannot enumerate. At a fixed point no user lowers its own
+    cost by changing its targets alone (a pure Nash equilibrium of the users' own costs)."""
+    options = (env.n_servers + 1) ** env.n_tasks
+    if options > max_options:
+        raise ValueError(f"dt_best_response scores (n_servers+1)^n_tasks = {options} options per user; "
+                         f"limit {max_options}")
+    own_options = jnp.asarray(list(itertools.product(range(env.n_servers + 1), repeat=env.n_tasks)), jnp.int32)
+    start = greedy(env)
+
+    def policy(key, obs, state, params):
+        def own_cost(target, user):
+            return -_step_rewards(env, state, target, request_shares(env, state, target, params), params)[user]
+
+        def respond(target, user):
+            candidates = jnp.broadcast_to(target, (len(own_options),) + target.shape).at[:, user, :].set(own_options)
+            costs = jax.vmap(own_cost, in_axes=(0, None))(candidates, user)
+            best = jnp.argmin(costs)
+            better = costs[best] < own_cost(target, user) * (1.0 - 1e-6)
+            return jnp.where(better, candidates[best], target), None
+
+        target = start(key, obs, state, params).discrete
+        for _ in range(rounds):
+            target = jax.lax.scan(respond, target, jnp.arange(env.n_users))[0]
+        return spaces.HybridAction(target, request_shares(env, state, target, params))
+
+    return policy
+
+
 def oracle(env: dti.DTInference, max_assignments: int = 200_000) -> Policy:
     """Per-step exhaustive oracle for tiny instances (spec §6.6): every joint target assignment,
     each with its cost-optimal allocation, scored by the env's own transition; returns the best."""
@@ -175,17 +239,9 @@ def oracle(env: dti.DTInference, max_assignments: int = 200_000) -> Policy:
     all_targets = jnp.asarray(grid.reshape(-1, env.n_users, env.n_tasks), jnp.int32)
 
     def policy(key, obs, state, params):
-        draws = dti.StepDraws(
-            task_type=state.task_type,
-            fading=jnp.ones_like(state.gain),
-            twin_eps=jnp.zeros((4, env.n_users, env.n_tasks)),
-        )
-
         def score(target):
             shares = allocation(env, state, target, params)
-            action = spaces.HybridAction(target, shares)
-            _, _, reward, _, _, _ = env.transition(state, action, draws, params)
-            return reward.sum(), shares
+            return _step_rewards(env, state, target, shares, params).sum(), shares
 
         totals, shares = jax.lax.map(score, all_targets, batch_size=256)
         best = jnp.argmax(totals)
@@ -194,5 +250,6 @@ def oracle(env: dti.DTInference, max_assignments: int = 200_000) -> Policy:
     return policy
 
 
-HEURISTICS = {"local": local, "greedy": greedy, "greedy_paper": greedy_paper, "oracle": oracle}
+HEURISTICS = {"local": local, "greedy": greedy, "greedy_paper": greedy_paper, "greedy_home": greedy_home,
+              "best_response": best_response, "oracle": oracle}
 DEFAULT_EVAL = ("random", "local", "greedy", "greedy_paper")
