@@ -25,12 +25,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
 
 import jaxedge  # noqa: E402
 from algos import heuristics  # noqa: E402
 from algos.common import stats  # noqa: E402
-from algos.common.evaluation import evaluate  # noqa: E402
+from algos.common.evaluation import evaluate, rollout  # noqa: E402
 from algos.heuristics import dt_inference_bound  # noqa: E402
+from jaxedge import spaces  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 POLICIES = ("greedy_paper", "greedy", "local", "greedy_home", "best_response")
@@ -88,6 +91,28 @@ def tiny(num_envs: int, steps: int, seed: int) -> dict:
     return out
 
 
+def one_user_deviates(num_envs: int, steps: int, seed: int) -> dict:
+    """Is `greedy_home` stable for selfish users? Each user's own cost per step (-eq. 12 reward) when all
+    play it, and that user's own cost when it alone plays `greedy` instead (the others stay home)."""
+    env = jaxedge.make("dt_inference")
+    params, key = env.default_params, jax.random.PRNGKey(seed)
+    home, free = (heuristics.make_heuristic(env, name) for name in ("greedy_home", "greedy"))
+
+    def own_costs(deviator):  # -1: nobody deviates
+        def policy(k, obs, state, p):
+            a, b = home(k, obs, state, p), free(k, obs, state, p)
+            dev = (jnp.arange(env.n_users) == deviator)[:, None]
+            return spaces.HybridAction(jnp.where(dev, b.discrete, a.discrete),
+                                       jnp.where(dev[..., None], b.continuous, a.continuous))
+        rewards = rollout(env, params, policy, key, num_envs, steps, lambda state, reward, info: reward)
+        return -rewards.mean((0, 1))
+
+    run = jax.jit(own_costs)
+    stay = np.asarray(run(-1))
+    alone = np.array([np.asarray(run(u))[u] for u in range(env.n_users)])
+    return {"envs": num_envs, "steps": steps, "all_home": stay.tolist(), "deviator": alone.tolist()}
+
+
 def fmt(stat: dict) -> str:
     if "n" not in stat:  # older one-run summaries store no count (and a CI of 0)
         stat = {**stat, "ci95": stat.get("ci95") or None}
@@ -98,7 +123,7 @@ def cut(bound: dict, ref: dict) -> float:
     return 1.0 - bound["mean"] / ref["mean"]
 
 
-def markdown(rows: list[dict], small: dict, command: str) -> list[str]:
+def markdown(rows: list[dict], small: dict, command: str, dev: dict | None = None) -> list[str]:
     lines = ["# dt_inference: the certified lower bound on cost against both greedies and the trained learners", "",
              f"`{command}`. Mean per-step eq.-8 cost (and delay s, energy J, reward per agent-step) of the "
              "deterministic policies on `evaluate`'s envs and keys; Student-t 95 % CI over the eval envs "
@@ -118,6 +143,16 @@ def markdown(rows: list[dict], small: dict, command: str) -> list[str]:
                           for p in POLICIES] + list(r["learners"].items()):
             lines.append(f"| {label} | " + " | ".join(fmt(st[m]) if m in st else "—" for m in METRICS)
                          + f" | {100 * cut(r['bound'], st['cost']):.1f} % |")
+        lines.append("")
+    if dev:
+        lines += ["## Selfish users leave `greedy_home` (one deviator at a time)", "",
+                  f"{dev['envs']} envs x {dev['steps']} steps: each user's own cost per step (-eq. 12 reward, summed "
+                  "over its tasks) when every user plays `greedy_home`, and when that user alone plays `greedy` while "
+                  "the others stay home. A lower own cost means the convention is not an equilibrium of the paper's "
+                  "individual rewards.", "",
+                  "| user | all home | it alone deviates | change |", "|---:|---:|---:|---:|"]
+        for u, (a, b) in enumerate(zip(dev["all_home"], dev["deviator"])):
+            lines.append(f"| {u} | {a:.3f} | {b:.3f} | {100 * (b / a - 1):+.1f} % |")
         lines.append("")
     lines += ["## Tightness where the optimum is computable (2 users, 2 servers, 2 tasks)", "",
               f"{small['envs']} envs x {small['steps']} steps: the exhaustive per-step oracle (every joint target, "
@@ -143,16 +178,17 @@ def main(argv=None):
     if args.render_only:
         data = json.loads((args.out / "dt_inference_bound.json").read_text())
         (args.out / "dt_inference_bound.md").write_text(
-            "\n".join(markdown(data["default"], data["tiny"], data["command"])) + "\n")
+            "\n".join(markdown(data["default"], data["tiny"], data["command"], data.get("deviation"))) + "\n")
         return
     flags = " ".join(argv if argv is not None else sys.argv[1:])
     command = f"python benchmarks/dt_inference_bound.py {flags}".rstrip()
     rows = [default_sizes(n, args.steps, args.eval_seed, args.iters) for n in args.envs]
     small = tiny(args.tiny_envs, 20, args.eval_seed)
+    dev = one_user_deviates(min(args.envs), args.steps, args.eval_seed)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "dt_inference_bound.json").write_text(json.dumps({"command": command, "default": rows, "tiny": small},
-                                                                 indent=1))
-    lines = markdown(rows, small, command)
+    (args.out / "dt_inference_bound.json").write_text(
+        json.dumps({"command": command, "default": rows, "tiny": small, "deviation": dev}, indent=1))
+    lines = markdown(rows, small, command, dev)
     (args.out / "dt_inference_bound.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
