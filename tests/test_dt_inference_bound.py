@@ -94,7 +94,7 @@ def test_best_response_is_a_nash_point_above_the_oracle():
         target = policy(key, obs, state, params).discrete
 
         def own_cost(t, user):
-            return -dth._step_rewards(env, state, t, dth.request_shares(env, state, t, params), params)[user]
+            return dth.user_costs(env, state, t, params)[user]
 
         gains = [own_cost(target, u) - jax.vmap(lambda a: own_cost(target.at[u].set(a), u))(alternatives).min()
                  for u in range(env.n_users)]

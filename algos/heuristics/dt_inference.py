@@ -192,6 +192,12 @@ def _step_rewards(env: dti.DTInference, state, target, shares, params):
     return env.transition(state, spaces.HybridAction(target, shares), draws, params)[2]
 
 
+def user_costs(env: dti.DTInference, state, target, params):
+    """Every user's own eq.-12 cost of one step with ``target`` and `request_shares` (what a user in
+    `best_response` minimises)."""
+    return -_step_rewards(env, state, target, request_shares(env, state, target, params), params)
+
+
 def best_response(env: dti.DTInference, rounds: int = 2, max_options: int = 50_000) -> Policy:
     """Centralised, full information (ours): from `greedy`'s targets, each user in turn replaces the
     targets of all its tasks by the joint choice ((M+1)^N options) that minimises its OWN eq.-12 cost
@@ -209,7 +215,7 @@ def best_response(env: dti.DTInference, rounds: int = 2, max_options: int = 50_0
 
     def policy(key, obs, state, params):
         def own_cost(target, user):
-            return -_step_rewards(env, state, target, request_shares(env, state, target, params), params)[user]
+            return user_costs(env, state, target, params)[user]
 
         def respond(target, user):
             candidates = jnp.broadcast_to(target, (len(own_options),) + target.shape).at[:, user, :].set(own_options)

@@ -341,7 +341,7 @@ def merge(rep: Reproduction, settings: Settings, out: Path, others) -> dict:
                 added.setdefault(other["meta"].get("command", str(path)), []).append(job.id)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
     data["meta"].setdefault("side_runs", []).extend(
-        {"command": command, "jobs": jobs, "merged": stamp} for command, jobs in added.items())
+        {"command": command, "jobs": job_ids, "merged": stamp} for command, job_ids in added.items())
     report.write_reports(rep, data, out)
     print(f"merged {sum(map(len, added.values()))} finished job(s) into {json_path}", file=sys.stderr, flush=True)
     return data
