@@ -118,3 +118,28 @@ def test_greedy_home_offloads_only_to_each_users_home_server():
     allowed = np.arange(5)[:, None] % 3 + 1
     assert ((home == 0) | (home == allowed)).all(), home
     assert (home > 0).any() and (free != allowed).any()  # it offloads, and the plain greedy would go elsewhere
+
+
+@pytest.mark.parametrize("joint, myopic", [("greedy_joint", "greedy"), ("home_joint", "greedy_home")])
+def test_joint_rules_read_only_each_users_own_data_and_price_its_tasks_jointly(joint, myopic):
+    env = jaxedge.make("dt_inference", n_users=4, n_servers=2, n_tasks=3)
+    params = env.default_params
+    policy, task_by_task = (jax.jit(heuristics.make_heuristic(env, name)) for name in (joint, myopic))
+    private = ("f_user", "p_tx", "battery", "battery_init", "dist", "gain_mean", "gain", "task_type")
+    key = jax.random.PRNGKey(1)
+    for seed in range(4):
+        state = env.reset(jax.random.PRNGKey(seed), params)[1]
+        other = env.reset(jax.random.PRNGKey(100 + seed), params)[1]
+        # every user but 0 gets another episode's private data; the servers stay
+        mixed = state.replace(**{f: getattr(state, f).at[1:].set(getattr(other, f)[1:]) for f in private})
+        target, target_mixed = (np.asarray(policy(key, env.observations(s, params), s, params).discrete)
+                                for s in (state, mixed))
+        assert (target[0] == target_mixed[0]).all(), (target, target_mixed)
+        if joint == "home_joint":
+            assert ((target == 0) | (target == np.arange(4)[:, None] % 2 + 1)).all(), target
+        # alone on the servers, each user's own cost is at most the task-by-task rule's (one of its candidates)
+        myopic_target = task_by_task(key, env.observations(state, params), state, params).discrete
+        for user in range(4):
+            alone = [jnp.zeros_like(target).at[user].set(t[user]) for t in (target, myopic_target)]
+            ours, theirs = (float(dth.user_costs(env, state, t, params)[user]) for t in alone)
+            assert ours <= theirs * (1 + 1e-6), (user, ours, theirs)

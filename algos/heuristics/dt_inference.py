@@ -1,10 +1,12 @@
-"""Seed 000 (`dt_inference`) heuristics: all-local, three myopic greedies, a full-information best
-response and the exhaustive oracle.
+"""Seed 000 (`dt_inference`) heuristics: all-local, three myopic greedies, two decentralised joint rules, a
+full-information best response and the exhaustive oracle.
 
 ``greedy_paper`` is spec §6.6's full-capacity rule (every option priced at the whole observed
 capacity, phi_f = phi_b = 1); ``greedy`` is its cost-aware version (a server task asks for its
 closed-form cost-optimal frequency instead); ``greedy_home`` is ``greedy`` restricted to one fixed
-"home" server per user (a coordination convention, ours). ``best_response`` (centralised, ours) sees
+"home" server per user (a coordination convention, ours); ``greedy_joint`` prices each user's tasks
+jointly and exactly, still ignoring the others, and ``home_joint`` does so within ``greedy_home``'s
+convention (both ours, decentralised). ``best_response`` (centralised, ours) sees
 every user's tasks and brackets the optimum from above at the default sizes, where the oracle cannot
 run. A certified lower bound on any policy's cost lives in `algos.heuristics.dt_inference_bound`.
 
@@ -133,6 +135,36 @@ def greedy_paper(env: dti.DTInference) -> Policy:
     return greedy(env, full_capacity=True)
 
 
+def greedy_joint(env: dti.DTInference, home_only: bool = False) -> Policy:
+    """Decentralised (ours): each user picks the targets of all its tasks jointly. Of the (M+1)^N
+    assignments it takes the one with the least own eq.-12 cost when no other user offloads, with
+    `request_shares`' requests, so the contention of its OWN tasks for a server's bandwidth and CPU
+    (and for its battery) is priced, which `greedy`'s task-by-task rule ignores; other users are
+    ignored, as in `greedy`. ``home_only=True`` is `home_joint`: only local or server i mod M (2^N
+    assignments). A user's choice depends on its own data only (its tasks, battery, F_i, channel,
+    P_i and the servers' F_k, B_k: its observation; tested), so a per-agent actor can represent it."""
+    choices = (0, 1) if home_only else range(env.n_servers + 1)
+    assignments = jnp.asarray(list(itertools.product(choices, repeat=env.n_tasks)), jnp.int32)
+
+    def policy(key, obs, state, params):
+        def pick(user):
+            own = assignments * (user % env.n_servers + 1) if home_only else assignments
+            alone = jnp.zeros((len(own), env.n_users, env.n_tasks), jnp.int32).at[:, user].set(own)
+            costs = jax.vmap(lambda target: user_costs(env, state, target, params)[user])(alone)
+            return own[jnp.argmin(costs)]
+
+        target = jax.vmap(pick)(jnp.arange(env.n_users))
+        return spaces.HybridAction(target, request_shares(env, state, target, params))
+
+    return policy
+
+
+def home_joint(env: dti.DTInference) -> Policy:
+    """`greedy_joint` within `greedy_home`'s convention (ours): user i offloads only to server i mod M and
+    chooses which of its tasks to send there jointly."""
+    return greedy_joint(env, home_only=True)
+
+
 def allocation(env: dti.DTInference, state, target, params):
     """Cost-optimal shares for fixed targets: KKT frequencies per node, sqrt bandwidth split.
 
@@ -257,5 +289,6 @@ def oracle(env: dti.DTInference, max_assignments: int = 200_000) -> Policy:
 
 
 HEURISTICS = {"local": local, "greedy": greedy, "greedy_paper": greedy_paper, "greedy_home": greedy_home,
-              "best_response": best_response, "oracle": oracle}
+              "greedy_joint": greedy_joint,
+              "home_joint": home_joint, "best_response": best_response, "oracle": oracle}
 DEFAULT_EVAL = ("random", "local", "greedy", "greedy_paper")
