@@ -36,8 +36,10 @@ from algos.heuristics import dt_inference_bound  # noqa: E402
 from jaxedge import spaces  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-POLICIES = ("greedy_paper", "greedy", "local", "greedy_home", "best_response")
+POLICIES = ("greedy_paper", "greedy", "local", "greedy_home", "greedy_joint", "home_joint", "best_response")
 METRICS = ("cost", "delay", "energy", "reward")
+# (convention, what one selfish user plays instead): is the convention an equilibrium of the individual rewards?
+DEVIATIONS = (("greedy_home", "greedy"), ("home_joint", "greedy_joint"))
 # trained learners evaluated on the same keys, by eval env count: (label, file, how to find the run)
 LEARNERS = {128: [("MADDPG-CGAN main job (seed 0, 64k steps)", "maddpg_cgan_default_summary.json", None),
                   ("MADDPG-CGAN main job (seeds 1-2, 64k steps)", "maddpg_cgan_default_seeds12_summary.json", None),
@@ -91,12 +93,12 @@ def tiny(num_envs: int, steps: int, seed: int) -> dict:
     return out
 
 
-def one_user_deviates(num_envs: int, steps: int, seed: int) -> dict:
-    """Is `greedy_home` stable for selfish users? Each user's own cost per step (-eq. 12 reward) when all
-    play it, and that user's own cost when it alone plays `greedy` instead (the others stay home)."""
+def one_user_deviates(num_envs: int, steps: int, seed: int, convention: str, deviation: str) -> dict:
+    """Is ``convention`` stable for selfish users? Each user's own cost per step (-eq. 12 reward) when all
+    play it, and that user's own cost when it alone plays ``deviation`` instead (the others keep to it)."""
     env = jaxedge.make("dt_inference")
     params, key = env.default_params, jax.random.PRNGKey(seed)
-    home, free = (heuristics.make_heuristic(env, name) for name in ("greedy_home", "greedy"))
+    home, free = (heuristics.make_heuristic(env, name) for name in (convention, deviation))
 
     def own_costs(deviator):  # -1: nobody deviates
         def policy(k, obs, state, p):
@@ -110,7 +112,8 @@ def one_user_deviates(num_envs: int, steps: int, seed: int) -> dict:
     run = jax.jit(own_costs)
     stay = np.asarray(run(-1))
     alone = np.array([np.asarray(run(u))[u] for u in range(env.n_users)])
-    return {"envs": num_envs, "steps": steps, "all_home": stay.tolist(), "deviator": alone.tolist()}
+    return {"convention": convention, "deviation": deviation, "envs": num_envs, "steps": steps,
+            "all_home": stay.tolist(), "deviator": alone.tolist()}
 
 
 def fmt(stat: dict) -> str:
@@ -123,7 +126,7 @@ def cut(bound: dict, ref: dict) -> float:
     return 1.0 - bound["mean"] / ref["mean"]
 
 
-def markdown(rows: list[dict], small: dict, command: str, dev: dict | None = None) -> list[str]:
+def markdown(rows: list[dict], small: dict, command: str, devs: list[dict]) -> list[str]:
     lines = ["# dt_inference: the certified lower bound on cost against both greedies and the trained learners", "",
              f"`{command}`. Mean per-step eq.-8 cost (and delay s, energy J, reward per agent-step) of the "
              "deterministic policies on `evaluate`'s envs and keys; Student-t 95 % CI over the eval envs "
@@ -133,7 +136,10 @@ def markdown(rows: list[dict], small: dict, command: str, dev: dict | None = Non
              "the most any policy could cut that row's cost. `best_response` (centralised, full information: each "
              "user in turn picks its own tasks' targets against everyone else's) is achievable, so the optimum lies "
              "between the bound and it; `greedy_home` (decentralised: user i offloads only to server i mod M) is "
-             "what a fixed coordination convention buys.", ""]
+             "what a fixed coordination convention buys; `greedy_joint` (decentralised: each user chooses its own tasks' "
+             "targets jointly, pricing their contention exactly, ignoring the others) and `home_joint` (the same "
+             "within `greedy_home`'s convention) what decentralised rules using only each user's own observation "
+             "reach.", ""]
     for r in rows:
         lines += [f"## Default sizes (8 users, 6 servers, 3 tasks), {r['envs']} envs x {r['steps']} steps, "
                   f"eval seed {r['eval_seed']}", "",
@@ -144,14 +150,14 @@ def markdown(rows: list[dict], small: dict, command: str, dev: dict | None = Non
             lines.append(f"| {label} | " + " | ".join(fmt(st[m]) if m in st else "—" for m in METRICS)
                          + f" | {100 * cut(r['bound'], st['cost']):.1f} % |")
         lines.append("")
-    if dev:
-        lines += ["## Selfish users leave `greedy_home` (one deviator at a time)", "",
-                  f"{dev['envs']} envs x {dev['steps']} steps: each user's own cost per step (-eq. 12 reward, summed "
-                  "over its tasks) when every user plays `greedy_home`, and when that user alone plays `greedy` while "
-                  "the others stay home. A lower own cost means the convention is not an equilibrium of the paper's "
-                  "individual rewards.", "",
-                  "| user | all home | it alone deviates | change |", "|---:|---:|---:|---:|"]
-        for u, (a, b) in enumerate(zip(dev["all_home"], dev["deviator"])):
+    for d in devs:
+        lines += [f"## Selfish users leave `{d['convention']}` for `{d['deviation']}` (one deviator at a time)", "",
+                  f"{d['envs']} envs x {d['steps']} steps: each user's own cost per step (-eq. 12 reward, summed "
+                  f"over its tasks) when every user plays `{d['convention']}`, and when that user alone plays "
+                  f"`{d['deviation']}` while the others keep to the convention. A lower own cost means the "
+                  "convention is not an equilibrium of the paper's individual rewards.", "",
+                  "| user | all keep to it | it alone deviates | change |", "|---:|---:|---:|---:|"]
+        for u, (a, b) in enumerate(zip(d["all_home"], d["deviator"])):
             lines.append(f"| {u} | {a:.3f} | {b:.3f} | {100 * (b / a - 1):+.1f} % |")
         lines.append("")
     lines += ["## Tightness where the optimum is computable (2 users, 2 servers, 2 tasks)", "",
@@ -178,17 +184,18 @@ def main(argv=None):
     if args.render_only:
         data = json.loads((args.out / "dt_inference_bound.json").read_text())
         (args.out / "dt_inference_bound.md").write_text(
-            "\n".join(markdown(data["default"], data["tiny"], data["command"], data.get("deviation"))) + "\n")
+            "\n".join(markdown(data["default"], data["tiny"], data["command"], data["deviations"])) + "\n")
         return
     flags = " ".join(argv if argv is not None else sys.argv[1:])
     command = f"python benchmarks/dt_inference_bound.py {flags}".rstrip()
     rows = [default_sizes(n, args.steps, args.eval_seed, args.iters) for n in args.envs]
     small = tiny(args.tiny_envs, 20, args.eval_seed)
-    dev = one_user_deviates(min(args.envs), args.steps, args.eval_seed)
+    devs = [one_user_deviates(min(args.envs), args.steps, args.eval_seed, convention, deviation)
+            for convention, deviation in DEVIATIONS]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "dt_inference_bound.json").write_text(
-        json.dumps({"command": command, "default": rows, "tiny": small, "deviation": dev}, indent=1))
-    lines = markdown(rows, small, command, dev)
+        json.dumps({"command": command, "default": rows, "tiny": small, "deviations": devs}, indent=1))
+    lines = markdown(rows, small, command, devs)
     (args.out / "dt_inference_bound.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
