@@ -113,7 +113,7 @@ def one_user_deviates(num_envs: int, steps: int, seed: int, convention: str, dev
     stay = np.asarray(run(-1))
     alone = np.array([np.asarray(run(u))[u] for u in range(env.n_users)])
     return {"convention": convention, "deviation": deviation, "envs": num_envs, "steps": steps,
-            "all_home": stay.tolist(), "deviator": alone.tolist()}
+            "all_keep": stay.tolist(), "deviator": alone.tolist()}
 
 
 def fmt(stat: dict) -> str:
@@ -157,7 +157,7 @@ def markdown(rows: list[dict], small: dict, command: str, devs: list[dict]) -> l
                   f"`{d['deviation']}` while the others keep to the convention. A lower own cost means the "
                   "convention is not an equilibrium of the paper's individual rewards.", "",
                   "| user | all keep to it | it alone deviates | change |", "|---:|---:|---:|---:|"]
-        for u, (a, b) in enumerate(zip(d["all_home"], d["deviator"])):
+        for u, (a, b) in enumerate(zip(d["all_keep"], d["deviator"])):
             lines.append(f"| {u} | {a:.3f} | {b:.3f} | {100 * (b / a - 1):+.1f} % |")
         lines.append("")
     lines += ["## Tightness where the optimum is computable (2 users, 2 servers, 2 tasks)", "",

@@ -289,6 +289,6 @@ def oracle(env: dti.DTInference, max_assignments: int = 200_000) -> Policy:
 
 
 HEURISTICS = {"local": local, "greedy": greedy, "greedy_paper": greedy_paper, "greedy_home": greedy_home,
-              "greedy_joint": greedy_joint,
-              "home_joint": home_joint, "best_response": best_response, "oracle": oracle}
+              "greedy_joint": greedy_joint, "home_joint": home_joint, "best_response": best_response,
+              "oracle": oracle}
 DEFAULT_EVAL = ("random", "local", "greedy", "greedy_paper")
