@@ -135,6 +135,16 @@ def greedy_paper(env: dti.DTInference) -> Policy:
     return greedy(env, full_capacity=True)
 
 
+def own_assignments(env: dti.DTInference, choices, rule: str, max_options: int = 50_000) -> jax.Array:
+    """``int32[len(choices)^N, N]``: every assignment of one user's N tasks to ``choices``, which ``rule``
+    scores one by one with the env (so their number is capped at ``max_options``)."""
+    choices = tuple(choices)
+    options = len(choices) ** env.n_tasks
+    if options > max_options:
+        raise ValueError(f"{rule} scores {len(choices)}^n_tasks = {options} options per user; limit {max_options}")
+    return jnp.asarray(list(itertools.product(choices, repeat=env.n_tasks)), jnp.int32)
+
+
 def greedy_joint(env: dti.DTInference, home_only: bool = False) -> Policy:
     """Decentralised (ours): each user picks the targets of all its tasks jointly. Of the (M+1)^N
     assignments it takes the one with the least own eq.-12 cost when no other user offloads, with
@@ -143,8 +153,7 @@ def greedy_joint(env: dti.DTInference, home_only: bool = False) -> Policy:
     ignored, as in `greedy`. ``home_only=True`` is `home_joint`: only local or server i mod M (2^N
     assignments). A user's choice depends on its own data only (its tasks, battery, F_i, channel,
     P_i and the servers' F_k, B_k: its observation; tested), so a per-agent actor can represent it."""
-    choices = (0, 1) if home_only else range(env.n_servers + 1)
-    assignments = jnp.asarray(list(itertools.product(choices, repeat=env.n_tasks)), jnp.int32)
+    assignments = own_assignments(env, (0, 1) if home_only else range(env.n_servers + 1), "dt_greedy_joint")
 
     def policy(key, obs, state, params):
         def pick(user):
@@ -238,11 +247,7 @@ def best_response(env: dti.DTInference, rounds: int = 2, max_options: int = 50_0
     An achievable cost priced by the env, so bound <= optimum <= best_response: it brackets the
     optimum from above at sizes the oracle cannot enumerate. At a fixed point no user lowers its own
     cost by changing its targets alone (a pure Nash equilibrium of the users' own costs)."""
-    options = (env.n_servers + 1) ** env.n_tasks
-    if options > max_options:
-        raise ValueError(f"dt_best_response scores (n_servers+1)^n_tasks = {options} options per user; "
-                         f"limit {max_options}")
-    own_options = jnp.asarray(list(itertools.product(range(env.n_servers + 1), repeat=env.n_tasks)), jnp.int32)
+    own_options = own_assignments(env, range(env.n_servers + 1), "dt_best_response", max_options)
     start = greedy(env)
 
     def policy(key, obs, state, params):
