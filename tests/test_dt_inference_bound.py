@@ -120,7 +120,8 @@ def test_greedy_home_offloads_only_to_each_users_home_server():
     assert (home > 0).any() and (free != allowed).any()  # it offloads, and the plain greedy would go elsewhere
 
 
-@pytest.mark.parametrize("joint, myopic", [("greedy_joint", "greedy"), ("home_joint", "greedy_home")])
+@pytest.mark.parametrize("joint, myopic", [("greedy_joint", "greedy"), ("home_joint", "greedy_home"),
+                                           ("gain_joint", "local")])
 def test_joint_rules_read_only_each_users_own_data_and_price_its_tasks_jointly(joint, myopic):
     env = jaxedge.make("dt_inference", n_users=4, n_servers=2, n_tasks=3)
     params = env.default_params
@@ -137,9 +138,17 @@ def test_joint_rules_read_only_each_users_own_data_and_price_its_tasks_jointly(j
         assert (target[0] == target_mixed[0]).all(), (target, target_mixed)
         if joint == "home_joint":
             assert ((target == 0) | (target == np.arange(4)[:, None] % 2 + 1)).all(), target
-        # alone on the servers, each user's own cost is at most the task-by-task rule's (one of its candidates)
+        if joint == "gain_joint":
+            assert ((target == 0) | (target == np.argmax(np.asarray(state.gain), 1)[:, None] + 1)).all(), target
+        # alone on the servers, each user's own cost is at most the task-by-task rule's (or all-local's),
+        # one of its candidates
         myopic_target = task_by_task(key, env.observations(state, params), state, params).discrete
         for user in range(4):
             alone = [jnp.zeros_like(target).at[user].set(t[user]) for t in (target, myopic_target)]
             ours, theirs = (float(dth.user_costs(env, state, t, params)[user]) for t in alone)
             assert ours <= theirs * (1 + 1e-6), (user, ours, theirs)
+
+
+def test_joint_rules_refuse_an_unknown_home_rule():
+    with pytest.raises(ValueError, match="unknown home rule 'nearest'; valid: index, gain"):
+        dth.greedy_joint(jaxedge.make("dt_inference", n_users=2, n_servers=2, n_tasks=2), home="nearest")

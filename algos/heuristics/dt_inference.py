@@ -1,4 +1,4 @@
-"""Seed 000 (`dt_inference`) heuristics: all-local, three myopic greedies, two decentralised joint rules, a
+"""Seed 000 (`dt_inference`) heuristics: all-local, three myopic greedies, three decentralised joint rules, a
 full-information best response and the exhaustive oracle.
 
 ``greedy_paper`` is spec §6.6's full-capacity rule (every option priced at the whole observed
@@ -6,7 +6,7 @@ capacity, phi_f = phi_b = 1); ``greedy`` is its cost-aware version (a server tas
 closed-form cost-optimal frequency instead); ``greedy_home`` is ``greedy`` restricted to one fixed
 "home" server per user (a coordination convention, ours); ``greedy_joint`` prices each user's tasks
 jointly and exactly, still ignoring the others, and ``home_joint`` does so within ``greedy_home``'s
-convention (both ours, decentralised). ``best_response`` (centralised, ours) sees
+convention, ``gain_joint`` with each user's best-gain server as its home (all ours, decentralised). ``best_response`` (centralised, ours) sees
 every user's tasks and brackets the optimum from above at the default sizes, where the oracle cannot
 run. A certified lower bound on any policy's cost lives in `algos.heuristics.dt_inference_bound`.
 
@@ -145,19 +145,34 @@ def own_assignments(env: dti.DTInference, choices, rule: str, max_options: int =
     return jnp.asarray(list(itertools.product(choices, repeat=env.n_tasks)), jnp.int32)
 
 
-def greedy_joint(env: dti.DTInference, home_only: bool = False) -> Policy:
+HOME_RULES = ("index", "gain")
+
+
+def home_server(env: dti.DTInference, state, user, rule: str):
+    """User ``user``'s home server (0-based) under a decentralised convention: ``"index"``, server
+    i mod M (`greedy_home`, `home_joint`); ``"gain"``, the server with the user's largest channel gain
+    this step (its own observation; a rule a server-equivariant actor can represent)."""
+    if rule == "index":
+        return user % env.n_servers
+    return jnp.argmax(state.gain[user])
+
+
+def greedy_joint(env: dti.DTInference, home: str | None = None) -> Policy:
     """Decentralised (ours): each user picks the targets of all its tasks jointly. Of the (M+1)^N
     assignments it takes the one with the least own eq.-12 cost when no other user offloads, with
     `request_shares`' requests, so the contention of its OWN tasks for a server's bandwidth and CPU
     (and for its battery) is priced, which `greedy`'s task-by-task rule ignores; other users are
-    ignored, as in `greedy`. ``home_only=True`` is `home_joint`: only local or server i mod M (2^N
-    assignments). A user's choice depends on its own data only (its tasks, battery, F_i, channel,
-    P_i and the servers' F_k, B_k: its observation; tested), so a per-agent actor can represent it."""
-    assignments = own_assignments(env, (0, 1) if home_only else range(env.n_servers + 1), "dt_greedy_joint")
+    ignored, as in `greedy`. With a ``home`` rule (`home_server`) only local or the user's home server
+    (2^N assignments): `home_joint` (``"index"``) and `gain_joint` (``"gain"``). A user's choice depends
+    on its own data only (its tasks, battery, F_i, channel, P_i and the servers' F_k, B_k: its
+    observation; tested), so a per-agent actor can represent it."""
+    assignments = own_assignments(env, (0, 1) if home else range(env.n_servers + 1), "dt_greedy_joint")
+    if home not in (None,) + HOME_RULES:
+        raise ValueError(f"unknown home rule {home!r}; valid: {', '.join(HOME_RULES)}")
 
     def policy(key, obs, state, params):
         def pick(user):
-            own = assignments * (user % env.n_servers + 1) if home_only else assignments
+            own = assignments * (home_server(env, state, user, home) + 1) if home else assignments
             alone = jnp.zeros((len(own), env.n_users, env.n_tasks), jnp.int32).at[:, user].set(own)
             costs = jax.vmap(lambda target: user_costs(env, state, target, params)[user])(alone)
             return own[jnp.argmin(costs)]
@@ -171,7 +186,14 @@ def greedy_joint(env: dti.DTInference, home_only: bool = False) -> Policy:
 def home_joint(env: dti.DTInference) -> Policy:
     """`greedy_joint` within `greedy_home`'s convention (ours): user i offloads only to server i mod M and
     chooses which of its tasks to send there jointly."""
-    return greedy_joint(env, home_only=True)
+    return greedy_joint(env, home="index")
+
+
+def gain_joint(env: dti.DTInference) -> Policy:
+    """`greedy_joint` with the user's best-gain server as its home (ours): the convention comes from each
+    user's own channel, not its index, so a server-equivariant actor (maddpg's per-option actor) can
+    represent it."""
+    return greedy_joint(env, home="gain")
 
 
 def allocation(env: dti.DTInference, state, target, params):
@@ -294,6 +316,7 @@ def oracle(env: dti.DTInference, max_assignments: int = 200_000) -> Policy:
 
 
 HEURISTICS = {"local": local, "greedy": greedy, "greedy_paper": greedy_paper, "greedy_home": greedy_home,
-              "greedy_joint": greedy_joint, "home_joint": home_joint, "best_response": best_response,
+              "greedy_joint": greedy_joint, "home_joint": home_joint, "gain_joint": gain_joint,
+              "best_response": best_response,
               "oracle": oracle}
 DEFAULT_EVAL = ("random", "local", "greedy", "greedy_paper")
