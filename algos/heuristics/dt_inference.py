@@ -5,10 +5,11 @@ full-information best response and the exhaustive oracle.
 capacity, phi_f = phi_b = 1); ``greedy`` is its cost-aware version (a server task asks for its
 closed-form cost-optimal frequency instead); ``greedy_home`` is ``greedy`` restricted to one fixed
 "home" server per user (a coordination convention, ours); ``greedy_joint`` prices each user's tasks
-jointly and exactly, still ignoring the others, and ``home_joint`` does so within ``greedy_home``'s
-convention, ``gain_joint`` with each user's best-gain server as its home (all ours, decentralised). ``best_response`` (centralised, ours) sees
-every user's tasks and brackets the optimum from above at the default sizes, where the oracle cannot
-run. A certified lower bound on any policy's cost lives in `algos.heuristics.dt_inference_bound`.
+jointly, still ignoring the others, ``home_joint`` within ``greedy_home``'s convention and
+``gain_joint`` with each user's best-gain server as its home (all ours, decentralised).
+``best_response`` (centralised, ours) sees every user's tasks and brackets the optimum from above
+at the default sizes, where the oracle cannot run. A certified lower bound on any policy's cost lives
+in `algos.heuristics.dt_inference_bound`.
 
 Every delay, energy and cost is the env's own: `task_delay_energy` (eqs. 1-3, U1-U2) and
 `normalised_cost` (eq. 8, A8). The closed-form frequency and bandwidth optima (spec §3.2) take
@@ -18,6 +19,7 @@ their coefficients from those two functions evaluated at f = 1 Hz and at the eve
 from __future__ import annotations
 
 import itertools
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -145,34 +147,25 @@ def own_assignments(env: dti.DTInference, choices, rule: str, max_options: int =
     return jnp.asarray(list(itertools.product(choices, repeat=env.n_tasks)), jnp.int32)
 
 
-HOME_RULES = ("index", "gain")
-
-
-def home_server(env: dti.DTInference, state, user, rule: str):
-    """User ``user``'s home server (0-based) under a decentralised convention: ``"index"``, server
-    i mod M (`greedy_home`, `home_joint`); ``"gain"``, the server with the user's largest channel gain
-    this step (its own observation; a rule a server-equivariant actor can represent)."""
-    if rule == "index":
-        return user % env.n_servers
-    return jnp.argmax(state.gain[user])
+# a user's home server (0-based) under a decentralised convention: server i mod M (`greedy_home`'s), or
+# its best channel this step (its own observation: a rule a server-equivariant actor can represent)
+HOMES = {"index": lambda env, state, user: user % env.n_servers,
+         "gain": lambda env, state, user: jnp.argmax(state.gain[user])}
 
 
 def greedy_joint(env: dti.DTInference, home: str | None = None) -> Policy:
-    """Decentralised (ours): each user picks the targets of all its tasks jointly. Of the (M+1)^N
-    assignments it takes the one with the least own eq.-12 cost when no other user offloads, with
-    `request_shares`' requests, so the contention of its OWN tasks for a server's bandwidth and CPU
-    (and for its battery) is priced, which `greedy`'s task-by-task rule ignores; other users are
-    ignored, as in `greedy`. With a ``home`` rule (`home_server`) only local or the user's home server
-    (2^N assignments): `home_joint` (``"index"``) and `gain_joint` (``"gain"``). A user's choice depends
-    on its own data only (its tasks, battery, F_i, channel, P_i and the servers' F_k, B_k: its
-    observation; tested), so a per-agent actor can represent it."""
+    """Decentralised (ours): each user picks the targets of all its tasks jointly: of the (M+1)^N
+    assignments, the one with the least own eq.-12 cost when no other user offloads (`request_shares`),
+    so the contention of its OWN tasks for a server and its battery is priced, which `greedy` ignores.
+    With a ``home`` rule (`HOMES`), only local or the home server (2^N): `home_joint` (``"index"``),
+    `gain_joint` (``"gain"``). A user reads only its own data (its observation; tested)."""
     assignments = own_assignments(env, (0, 1) if home else range(env.n_servers + 1), "dt_greedy_joint")
-    if home not in (None,) + HOME_RULES:
-        raise ValueError(f"unknown home rule {home!r}; valid: {', '.join(HOME_RULES)}")
+    if home not in (None, *HOMES):
+        raise ValueError(f"unknown home rule {home!r}; valid: {', '.join(HOMES)}")
 
     def policy(key, obs, state, params):
         def pick(user):
-            own = assignments * (home_server(env, state, user, home) + 1) if home else assignments
+            own = assignments * (HOMES[home](env, state, user) + 1) if home else assignments
             alone = jnp.zeros((len(own), env.n_users, env.n_tasks), jnp.int32).at[:, user].set(own)
             costs = jax.vmap(lambda target: user_costs(env, state, target, params)[user])(alone)
             return own[jnp.argmin(costs)]
@@ -189,33 +182,21 @@ def home_joint(env: dti.DTInference) -> Policy:
     return greedy_joint(env, home="index")
 
 
-def gain_joint(env: dti.DTInference) -> Policy:
-    """`greedy_joint` with the user's best-gain server as its home (ours): the convention comes from each
-    user's own channel, not its index, so a server-equivariant actor (maddpg's per-option actor) can
-    represent it."""
-    return greedy_joint(env, home="gain")
-
-
 def allocation(env: dti.DTInference, state, target, params):
-    """Cost-optimal shares for fixed targets: KKT frequencies per node, sqrt bandwidth split.
-
-    Frequencies are exact (spec §3.2); the bandwidth split is exact when the SNR does not depend on
-    b (total-noise presets) and evaluated at an even split otherwise.
-    """
+    """Cost-optimal shares for fixed targets: KKT frequencies per node (exact, spec §3.2), sqrt bandwidth
+    split (exact when the SNR does not depend on b, the total-noise presets; else at an even split)."""
     u, n, m = env.n_users, env.n_tasks, env.n_servers
     cycles, bits = tasks.medmnist_cycles_and_bits(state.task_type, params.cycles_per_flop, params.image_side)
     f_user = jnp.broadcast_to(state.f_user[:, None], (u, n))
     time_coef, local_e = frequency_coefficients(cycles, f_user, False, params)
     _, server_e = frequency_coefficients(cycles, f_user, True, params)
 
-    local_f = jax.vmap(lambda cap, a, e, mk: compute.kkt_frequencies(a, e, cap, mk))(
-        state.f_user, time_coef, local_e, target == 0
-    )
+    local_f = jax.vmap(lambda cap, a, e, mk: compute.kkt_frequencies(a, e, cap, mk))(state.f_user, time_coef,
+                                                                                     local_e, target == 0)
 
     def server_freqs(k, capacity):
-        return compute.kkt_frequencies(
-            time_coef.ravel(), server_e.ravel(), capacity, (target == k).ravel()
-        ).reshape(u, n)
+        mask = (target == k).ravel()
+        return compute.kkt_frequencies(time_coef.ravel(), server_e.ravel(), capacity, mask).reshape(u, n)
 
     servers = jnp.arange(1, m + 1)
     server_f = jax.vmap(server_freqs)(servers, state.f_server)
@@ -226,10 +207,9 @@ def allocation(env: dti.DTInference, state, target, params):
         # Uplink cost is w_j / b_j: w_j = b x (eq.-8 cost of the upload at b), at the even split b.
         mask = target == k
         even = capacity / jnp.maximum(mask.sum(), 1)
-        _, _, t_tr, e_tr, _ = dti.task_delay_energy(
-            cycles, bits, 1.0, even, state.gain[:, k - 1][:, None], state.dist[:, k - 1][:, None],
-            state.p_tx[:, None], params.kappa_server, True, params,
-        )
+        _, _, t_tr, e_tr, _ = dti.task_delay_energy(cycles, bits, 1.0, even, state.gain[:, k - 1][:, None],
+                                                    state.dist[:, k - 1][:, None], state.p_tx[:, None],
+                                                    params.kappa_server, True, params)
         weights = even * dti.normalised_cost(t_tr, e_tr, cycles, f_user, params)
         return compute.sqrt_bandwidth_split(weights.ravel(), capacity, mask.ravel()).reshape(u, n)
 
@@ -264,9 +244,8 @@ def user_costs(env: dti.DTInference, state, target, params):
 def best_response(env: dti.DTInference, rounds: int = 2, max_options: int = 50_000) -> Policy:
     """Centralised, full information (ours): from `greedy`'s targets, each user in turn replaces the
     targets of all its tasks by the joint choice ((M+1)^N options) that minimises its OWN eq.-12 cost
-    given every other user's current targets, shares by `request_shares`; ``rounds`` passes.
-
-    An achievable cost priced by the env, so bound <= optimum <= best_response: it brackets the
+    given every other user's current targets, shares by `request_shares`; ``rounds`` passes. An
+    achievable cost priced by the env, so bound <= optimum <= best_response: it brackets the
     optimum from above at sizes the oracle cannot enumerate. At a fixed point no user lowers its own
     cost by changing its targets alone (a pure Nash equilibrium of the users' own costs)."""
     own_options = own_assignments(env, range(env.n_servers + 1), "dt_best_response", max_options)
@@ -296,10 +275,8 @@ def oracle(env: dti.DTInference, max_assignments: int = 200_000) -> Policy:
     each with its cost-optimal allocation, scored by the env's own transition; returns the best."""
     count = (env.n_servers + 1) ** (env.n_users * env.n_tasks)
     if count > max_assignments:
-        raise ValueError(
-            f"dt_oracle enumerates (n_servers+1)^(n_users*n_tasks) = {count} assignments; "
-            f"limit {max_assignments}: use a tiny instance"
-        )
+        raise ValueError(f"dt_oracle enumerates (n_servers+1)^(n_users*n_tasks) = {count} assignments; "
+                         f"limit {max_assignments}: use a tiny instance")
     grid = np.array(list(itertools.product(range(env.n_servers + 1), repeat=env.n_users * env.n_tasks)))
     all_targets = jnp.asarray(grid.reshape(-1, env.n_users, env.n_tasks), jnp.int32)
 
@@ -316,7 +293,6 @@ def oracle(env: dti.DTInference, max_assignments: int = 200_000) -> Policy:
 
 
 HEURISTICS = {"local": local, "greedy": greedy, "greedy_paper": greedy_paper, "greedy_home": greedy_home,
-              "greedy_joint": greedy_joint, "home_joint": home_joint, "gain_joint": gain_joint,
-              "best_response": best_response,
-              "oracle": oracle}
+              "greedy_joint": greedy_joint, "home_joint": home_joint, "gain_joint": partial(greedy_joint, home="gain"),
+              "best_response": best_response, "oracle": oracle}
 DEFAULT_EVAL = ("random", "local", "greedy", "greedy_paper")
