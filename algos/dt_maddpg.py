@@ -191,6 +191,8 @@ def make_train(cfg: Config, env, params) -> Trainer:
         raise ValueError(f"unknown critic_scope {cfg.critic_scope!r}; valid: 'central', 'local'")
     if cfg.critic_state not in ("global", "none"):
         raise ValueError(f"unknown critic_state {cfg.critic_state!r}; valid: 'global', 'none'")
+    if cfg.actor_others != "replay":  # the later vehicles' actions depend on the earlier ones' through the twin
+        raise ValueError("dt_maddpg trains its actors on the replayed turn order: actor_others must be 'replay'")
     n, obs_dim = env.num_agents, env.obs_dim
     central, twin_critic = cfg.critic_scope == "central", cfg.critic_arch == "twin"
     # training rewards only (evaluation reads the env's cost metrics): per-vehicle costs clipped at

@@ -19,8 +19,12 @@
   pairs (``actor_arch``, from the env's observation parts via `obs_layout`), a critic
   factored over the owner's tasks that reads each task's chosen option, its features and its load
   from every agent's actions (``critic_arch="per_option"``, `PerOptionCritic`), a critic without
-  ``env.global_state`` (``critic_state="none"``), the shares' initial values (``share_init``) and
-  the exact discrete loss with P-DQN share gradients (``discrete_actor_loss="expected"``).
+  ``env.global_state`` (``critic_state="none"``), the shares' initial values (``share_init``),
+  the exact discrete loss with P-DQN share gradients (``discrete_actor_loss="expected"``) and an
+  actor loss that prices agent i's action against the other agents' *current* deterministic
+  actions instead of the replayed ones (``actor_others="current"``, FACMAC's centralised policy
+  gradient, Peng et al. 2021): the replayed ones carry the others' past exploration and
+  policies, not what they will do (docs/seed000_learners.md has the measured effect).
 
 Reproduces: the "plain MADDPG" baseline of seed 000's Fig. 5 / Table 3 (the MADDPG-CGAN issue builds
 on this module). Defaults: spec §8.9, except where marked "CPU" (see `Config`) and choices of ours
@@ -52,6 +56,7 @@ from algos.common.training import (
 TRACED = ("lr_actor", "lr_critic", "gamma", "tau", "noise_start", "noise_end", "gumbel_temperature",
           "reward_scale", "logit_reg", "share_reg")
 ACTION_SPACES = ("discrete", "multi_discrete", "hybrid")
+ACTOR_OTHERS = ("replay", "current")
 # share_init=None: per env, the shares a zero actor output starts from (dt_inference: phi_f, phi_b:
 # a low CPU request and a high bandwidth request); elsewhere the box midpoint.
 SHARE_INIT_BY_ENV = {"dt_inference": (0.2, 0.9)}
@@ -85,6 +90,7 @@ class Config(OffPolicyConfig):
     share_init: Sequence[float] | None = None  # each per-head continuous entry at a zero actor output; None: SHARE_INIT_BY_ENV (dt_inference (0.2, 0.9)); () = box midpoint
     discrete_actor_loss: str = "straight_through"  # or "expected": exact E_pi[Q] over each head's options + P-DQN share gradients (~3x slower on CPU; segfaults in jaxlib 0.10.2 CPU under a run vmap; train.py then runs seeds one at a time on a CPU)
     share_params: bool = False  # True: one actor and one critic trained on every agent's data
+    actor_others: str = "replay"  # the other agents' actions in the actor loss: "replay" (standard MADDPG) or "current" (their current deterministic policies; FACMAC's centralised policy gradient)
 
 
 def relative_order(n: int) -> np.ndarray:
@@ -124,6 +130,8 @@ class Core:
 
     @classmethod
     def build(cls, cfg: Config, env, params, critic_layout: tuple | None = None) -> "Core":
+        if cfg.actor_others not in ACTOR_OTHERS:
+            raise ValueError(f"unknown actor_others {cfg.actor_others!r}; valid: {', '.join(ACTOR_OTHERS)}")
         spec = ActionSpec.from_env(env, params, cfg.eps_min)
         if cfg.per_choice_shares and spec.cont_by_head:
             spec = dataclasses.replace(spec, per_choice=True)
@@ -278,13 +286,14 @@ class Core:
         every_option = q_alt.mean((-1, -2))  # P-DQN: each option's shares maximise that option's Q
         return expected + every_option - jax.lax.stop_gradient(every_option)
 
-    def learn(self, rs, x, x_next, reward, terminated, own_slot: slice, obs_own, key):
+    def learn(self, rs, x, x_next, reward, terminated, own_slot: slice, obs_own, key, x_actor=None):
         """One MADDPG update from assembled critic inputs ``x`` / ``x_next`` ``[n, B, D]``: targets with
         the target critics, the critic step, the actor step on the new critic, soft target updates.
         Returns ``(rs, metrics)``."""
         y = self.td_target(rs.hp, self.critics(rs.critic_target, x_next), reward, terminated)
         critic_p, critic_opt, c_loss = self.critic_update(rs, x, y)
-        actor_p, actor_opt, a_loss, q = self.actor_update(rs, critic_p, x, own_slot, obs_own, key)
+        actor_p, actor_opt, a_loss, q = self.actor_update(rs, critic_p, x if x_actor is None else x_actor, own_slot,
+                                                          obs_own, key)
         rs = rs.replace(actor=actor_p, critic=critic_p, actor_opt=actor_opt, critic_opt=critic_opt,
                         **self.soft_update_targets(rs, actor_p, critic_p))
         return rs, {"critic_loss": c_loss.mean(), "actor_loss": a_loss.mean(), "q": q.mean()}
@@ -352,7 +361,12 @@ def make_train(cfg: Config, env, params) -> Trainer:
         next_act = spec.critic_action(*spec.deterministic(core.actors(rs.actor_target, b["next_obs"])))
         x_next = critic_inputs(b.get("next_gstate"), b["next_obs"], next_act)
         x = critic_inputs(b.get("gstate"), b["obs"], b["act"])
-        return core.learn(rs, x, x_next, b["reward"], b["terminated"], own_slot, jnp.swapaxes(b["obs"], 0, 1), k_actor)
+        x_actor = None
+        if cfg.actor_others == "current":
+            current = spec.critic_action(*spec.deterministic(core.actors(rs.actor, b["obs"])))
+            x_actor = critic_inputs(b.get("gstate"), b["obs"], jax.lax.stop_gradient(current))
+        return core.learn(rs, x, x_next, b["reward"], b["terminated"], own_slot, jnp.swapaxes(b["obs"], 0, 1), k_actor,
+                          x_actor)
 
     def iteration(rs: TrainState, i):
         del i  # nothing periodic

@@ -15,7 +15,8 @@ Per agent i (everything stacked on the agent axis and vmapped):
   the transition (§5.7's "simpler option"; one actor pass per env step instead of a target-actor
   pass per minibatch row and owner).
 * **Networks**: maddpg's (per-option actor, task-factored critic, ``share_init``; its docstring),
-  trained on the same owner-relative inputs.
+  trained on the same owner-relative inputs; with ``actor_others="current"`` the actor loss reads
+  the others' current actions on the features the owner sees of them (their twin states).
 * **DT pool** (eq. 23, §5.6 A31-A34): once the twin is on, every ``pool_period`` iterations each
   agent rolls its generator
   ``H = n + n'`` steps ahead from the true ``o_{t+1,i}`` of env 0 with its current actor (plus
@@ -180,6 +181,15 @@ def make_train(cfg: Config, env, params) -> Trainer:
         x_next = critic_inputs(views(b["next_obs"], others[2]), views(next_own, next_oth))
         return x, x_next
 
+    def actor_inputs(rs, b, x):
+        """``x`` for the actor loss: as the critic saw it (``actor_others="replay"``) or with every other
+        agent's action from its current actor on the features this owner sees of it (``"current"``)."""
+        if cfg.actor_others == "replay":
+            return x
+        others_obs = b["twin_obs"] if cfg.twin_features else b["obs"]
+        current = jax.lax.stop_gradient(policy_actions(rs.actor, others_obs))
+        return critic_inputs(views(b["obs"], others_obs), views(b["act"], current))
+
     def owner_view(i, obs, act):
         """Owner i's critic input for rows ``obs [K, n, obs_dim]``, ``act [K, n, cd]`` -> ``[K, D]``."""
         flat = lambda v: v[:, order[i]].reshape(v.shape[0], -1)  # noqa: E731  agent-relative, self first
@@ -241,13 +251,14 @@ def make_train(cfg: Config, env, params) -> Trainer:
         on = (rs.hp["rho_syn"] > 0) & (rs.step >= gan_warmup_iters)  # synthetic data once the twin is on
         sb, use_syn = twin_pool.sample_synthetic(rs.syn, k_syn, cfg.batch_size, n_syn, on)  # leaves [n(owner), n_syn, ...]
         sx, sx_next = owner_inputs(rs, sb)  # [n(owner), n_syn, D]
+        x_actor = twin_pool.mix(use_syn, actor_inputs(rs, b, x), sx)  # synthetic rows keep their snapshot's actions
         x, x_next, reward = (twin_pool.mix(use_syn, *v) for v in ((x, sx), (x_next, sx_next), (reward, sb["reward"])))
         terminated = jnp.where(use_syn, False, terminated)
         next_q = core.critics(rs.critic_target, x_next)
         y = core.td_target(rs.hp, next_q, reward.T, terminated[0])
         critic_p, critic_opt, c_loss = core.critic_update(rs, x, y)
         obs_own = x[:, :, :obs_dim]
-        actor_p, actor_opt, a_loss, q = core.actor_update(rs, critic_p, x, own_slot, obs_own, k_actor)
+        actor_p, actor_opt, a_loss, q = core.actor_update(rs, critic_p, x_actor, own_slot, obs_own, k_actor)
         rs = rs.replace(actor=actor_p, critic=critic_p, actor_opt=actor_opt, critic_opt=critic_opt, last_q=q,
                         **core.soft_update_targets(rs, actor_p, critic_p))
         return rs, {"critic_loss": c_loss.mean(), "actor_loss": a_loss.mean(), "q": q.mean(),
