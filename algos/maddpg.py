@@ -288,8 +288,8 @@ class Core:
 
     def learn(self, rs, x, x_next, reward, terminated, own_slot: slice, obs_own, key, x_actor=None):
         """One MADDPG update from assembled critic inputs ``x`` / ``x_next`` ``[n, B, D]``: targets with
-        the target critics, the critic step, the actor step on the new critic, soft target updates.
-        Returns ``(rs, metrics)``."""
+        the target critics, the critic step, the actor step on the new critic (on ``x_actor`` where
+        given: ``actor_others="current"``), soft target updates. Returns ``(rs, metrics)``."""
         y = self.td_target(rs.hp, self.critics(rs.critic_target, x_next), reward, terminated)
         critic_p, critic_opt, c_loss = self.critic_update(rs, x, y)
         actor_p, actor_opt, a_loss, q = self.actor_update(rs, critic_p, x if x_actor is None else x_actor, own_slot,
