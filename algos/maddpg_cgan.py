@@ -181,11 +181,9 @@ def make_train(cfg: Config, env, params) -> Trainer:
         x_next = critic_inputs(views(b["next_obs"], others[2]), views(next_own, next_oth))
         return x, x_next
 
-    def actor_inputs(rs, b, x):
-        """``x`` for the actor loss: as the critic saw it (``actor_others="replay"``) or with every other
-        agent's action from its current actor on the features this owner sees of it (``"current"``)."""
-        if cfg.actor_others == "replay":
-            return x
+    def current_others_inputs(rs, b):
+        """``[n, B, D]`` for the actor loss with ``actor_others="current"``: ``batch_inputs``' ``x`` with
+        every other agent's action from its current actor on the features this owner sees of it."""
         others_obs = b["twin_obs"] if cfg.twin_features else b["obs"]
         current = jax.lax.stop_gradient(policy_actions(rs.actor, others_obs))
         return critic_inputs(views(b["obs"], others_obs), views(b["act"], current))
@@ -251,8 +249,10 @@ def make_train(cfg: Config, env, params) -> Trainer:
         on = (rs.hp["rho_syn"] > 0) & (rs.step >= gan_warmup_iters)  # synthetic data once the twin is on
         sb, use_syn = twin_pool.sample_synthetic(rs.syn, k_syn, cfg.batch_size, n_syn, on)  # leaves [n(owner), n_syn, ...]
         sx, sx_next = owner_inputs(rs, sb)  # [n(owner), n_syn, D]
-        x_actor = twin_pool.mix(use_syn, actor_inputs(rs, b, x), sx)  # synthetic rows keep their snapshot's actions
         x, x_next, reward = (twin_pool.mix(use_syn, *v) for v in ((x, sx), (x_next, sx_next), (reward, sb["reward"])))
+        x_actor = x
+        if cfg.actor_others == "current":  # synthetic rows keep their snapshot's actions
+            x_actor = twin_pool.mix(use_syn, current_others_inputs(rs, b), sx)
         terminated = jnp.where(use_syn, False, terminated)
         next_q = core.critics(rs.critic_target, x_next)
         y = core.td_target(rs.hp, next_q, reward.T, terminated[0])
