@@ -324,11 +324,6 @@ class TACRun:
         return env_action(self.outputs(obs, run), self.min_ratio)
 
 
-def config_from_meta(config: dict, cls=Config) -> Config:
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in config.items() if k in names})
-
-
 def load_run(run_dir, env=None, params=None) -> TACRun:
     """Restore a ``scripts/train.py --algo tac`` output dir (its ``checkpoint.msgpack``). ``env`` /
     ``params`` default to the run's own (its --env, --size and --preset)."""
@@ -339,7 +334,7 @@ def load_run(run_dir, env=None, params=None) -> TACRun:
         raise checkpoint.CheckpointError(f"{run_dir} holds a {meta.get('algo')!r} run, not a tac run")
     if env is None:
         env, params = cli.make_env(meta["env"], meta.get("sizes") or (), meta.get("preset"))
-    cfg = config_from_meta(meta["config"])
+    cfg = checkpoint.config_from_meta(meta["config"], Config)
     trainer = make_train(cfg, env, params)
     keys = jnp.stack([jax.random.PRNGKey(int(r["seed"])) for r in meta["runs"]])
     hp = {k: jnp.asarray([r[k] for r in meta["runs"]], jnp.float32) for k in meta["runs"][0] if k in TRACED}

@@ -17,6 +17,7 @@ Why not orbax: a resume must be bit-exact, and a msgpack of ``jax.device_get(rs)
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -116,6 +117,13 @@ def load(out: Path, template, expect: dict | None = None):
         if np.issubdtype(arr.dtype, np.floating) and np.any(np.isnan(arr)):
             raise CheckpointError(f"the checkpoint in {out} holds NaN values; it cannot be resumed")
     return jax.tree_util.tree_map(jnp.asarray, restored), meta
+
+
+def config_from_meta(config: dict, cls):
+    """A learner's ``cls`` config rebuilt from the ``config`` a checkpoint's metadata saved (its fields
+    only: keys ``cls`` no longer has are dropped)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in config.items() if k in names})
 
 
 def _jsonable(value):
