@@ -106,7 +106,7 @@ def one_user_deviates(num_envs: int, steps: int, seed: int, convention: str, dev
             dev = (jnp.arange(env.n_users) == deviator)[:, None]
             return spaces.HybridAction(jnp.where(dev, b.discrete, a.discrete),
                                        jnp.where(dev[..., None], b.continuous, a.continuous))
-        rewards = rollout(env, params, policy, key, num_envs, steps, lambda state, reward, info: reward)
+        rewards = rollout(env, params, policy, key, num_envs, steps, lambda state, action, reward, info: reward)
         return -rewards.mean((0, 1))
 
     run = jax.jit(own_costs)

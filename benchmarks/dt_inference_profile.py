@@ -27,6 +27,7 @@ import numpy as np  # noqa: E402
 import algos  # noqa: E402
 from algos import heuristics  # noqa: E402
 from algos.common import checkpoint, cli  # noqa: E402
+from algos.common.evaluation import rollout  # noqa: E402
 from algos.common.runner import run_keys_hp  # noqa: E402
 from algos.heuristics.dt_inference import request_shares  # noqa: E402
 from jaxedge import spaces  # noqa: E402
@@ -39,8 +40,7 @@ def load(run_dir: Path, run: int):
     if meta.get("env") != "dt_inference":
         raise SystemExit(f"{run_dir} holds a run on {meta.get('env')!r}; this profile is for dt_inference")
     module = algos.ALGOS[meta["algo"]]
-    cfg = cli.parse_config(module.Config, [f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}"
-                                           for k, v in meta["config"].items()])
+    cfg = checkpoint.config_from_meta(meta["config"], module.Config)
     env, params = cli.make_env(meta["env"], meta.get("sizes") or (), meta.get("preset"))
     trainer = algos.make_trainer(meta["algo"], cfg, env, params)
     sweep = [k for k in meta["runs"][0] if k in module.TRACED]
@@ -50,22 +50,13 @@ def load(run_dir: Path, run: int):
 
 
 def profile(env, params, policy, key, num_envs: int, num_steps: int) -> dict:
-    """The columns of the table for ``policy(key, obs, state, params)``, with `rollout`'s keys."""
+    """The columns of the table for ``policy(key, obs, state, params)`` on `rollout`'s envs and keys."""
 
-    def one_env(key):
-        k_reset, k_steps = jax.random.split(key)
-        obs, state = env.reset(k_reset, params)
+    def record(state, action, reward, info):
+        return action.discrete, jnp.argmax(state.gain, -1) + 1, info["metrics"]["cost"]
 
-        def body(carry, key):
-            obs, state = carry
-            k_act, k_step = jax.random.split(key)
-            action = policy(k_act, obs, state, params)
-            obs, next_state, _, _, _, info = env.step(k_step, state, action, params)
-            return (obs, next_state), (action.discrete, jnp.argmax(state.gain, -1) + 1, info["metrics"]["cost"])
-
-        return jax.lax.scan(body, (obs, state), jax.random.split(k_steps, num_steps))[1]
-
-    target, home, cost = (np.asarray(x) for x in jax.jit(jax.vmap(one_env))(jax.random.split(key, num_envs)))
+    trace = jax.jit(lambda k: rollout(env, params, policy, k, num_envs, num_steps, record))(key)
+    target, home, cost = (np.asarray(x) for x in trace)
     offloaded = target > 0  # [E, T, U, N]
     per_server = np.stack([(target == k).sum((-1, -2)) for k in range(1, env.n_servers + 1)], -1)  # [E, T, M]
     own = np.stack([(target == k).sum(-1) for k in range(1, env.n_servers + 1)], -1).max(-1)  # [E, T, U]

@@ -42,7 +42,7 @@ POLICIES = ("greedy", "amcs")
 def slots(env, params, policy, key, num_envs, num_steps):
     """Every env's slot-start states and the policy's mean per-vehicle cost per slot (evaluate's keys)."""
     return jax.jit(lambda k: rollout(env, params, policy, k, num_envs, num_steps,
-                                     lambda state, reward, info: (state, info["metrics"]["cost"])))(key)
+                                     lambda state, action, reward, info: (state, info["metrics"]["cost"])))(key)
 
 
 def run(preset, num_envs, num_steps, seed, iters, n_vehicles):

@@ -13,7 +13,8 @@ from algos.common import stats
 
 def rollout(env, params, policy, key, num_envs: int, num_steps: int, record, memory=None):
     """Run ``policy(key, obs, state, params)`` on ``num_envs`` envs for ``num_steps`` steps and stack
-    ``record(state, reward, info)`` (the pre-step state) per step: leaves ``[num_envs, num_steps, ...]``.
+    ``record(state, action, reward, info)`` (the pre-step state and the action taken in it) per step:
+    leaves ``[num_envs, num_steps, ...]``.
 
     A recurrent policy passes its initial ``memory`` (a pytree): it is then called as
     ``policy(key, obs, state, params, memory) -> (action, memory)`` and its memory restarts from
@@ -34,7 +35,7 @@ def rollout(env, params, policy, key, num_envs: int, num_steps: int, record, mem
             if memory is not None:
                 end = jnp.logical_or(term, trunc)
                 mem = jax.tree_util.tree_map(lambda m, m0: jnp.where(end, m0, m), mem, memory)
-            return (obs2, state2, mem), record(state, reward, info)
+            return (obs2, state2, mem), record(state, action, reward, info)
 
         return jax.lax.scan(body, (obs, state, memory), jax.random.split(k_steps, num_steps))[1]
 
@@ -48,7 +49,7 @@ def _rollout_stats(env, params, policy, key, num_envs: int, num_steps: int, memo
     ``info["metrics"]``; each a ``float32[num_envs]`` array.
     """
     trace = rollout(env, params, policy, key, num_envs, num_steps,
-                    lambda state, reward, info: {"reward": reward.mean(), **info["metrics"]}, memory)
+                    lambda state, action, reward, info: {"reward": reward.mean(), **info["metrics"]}, memory)
     return jax.tree_util.tree_map(lambda x: x.astype(jnp.float32).mean(1), trace)
 
 

@@ -153,7 +153,7 @@ def _states(env, params, key, num_envs, num_steps):
     parts of the state the actions change)."""
     policy = dth.local(env)
     return jax.jit(lambda k: rollout(env, params, policy, k, num_envs, num_steps,
-                                     lambda state, reward, info: state))(key)
+                                     lambda state, action, reward, info: state))(key)
 
 
 def expected_bound(env, params, key, num_envs: int = 64, num_steps: int = 100, iters: int = 100) -> dict:
