@@ -24,7 +24,10 @@
   actor loss that prices agent i's action against the other agents' *current* deterministic
   actions instead of the replayed ones (``actor_others="current"``, FACMAC's centralised policy
   gradient, Peng et al. 2021): the replayed ones carry the others' past exploration and
-  policies, not what they will do (docs/seed000_learners.md has the measured effect).
+  policies, not what they will do (docs/seed000_learners.md has the measured effect), and
+  policy improvement by search (``discrete_actor_loss="search"``, `Core.search_loss`): each head's
+  logits learn, by cross-entropy, the option its critic scores best with the agent's other heads at
+  their current options, while the shares keep the straight-through gradient.
 
 Reproduces: the "plain MADDPG" baseline of seed 000's Fig. 5 / Table 3 (the MADDPG-CGAN issue builds
 on this module). Defaults: spec §8.9, except where marked "CPU" (see `Config`) and choices of ours
@@ -54,9 +57,10 @@ from algos.common.training import (
 )
 
 TRACED = ("lr_actor", "lr_critic", "gamma", "tau", "noise_start", "noise_end", "gumbel_temperature",
-          "reward_scale", "logit_reg", "share_reg")
+          "reward_scale", "logit_reg", "share_reg", "search_weight")
 ACTION_SPACES = ("discrete", "multi_discrete", "hybrid")
 ACTOR_OTHERS = ("replay", "current")
+DISCRETE_ACTOR_LOSSES = ("straight_through", "expected", "search")
 # share_init=None: per env, the shares a zero actor output starts from (dt_inference: phi_f, phi_b:
 # a low CPU request and a high bandwidth request); elsewhere the box midpoint.
 SHARE_INIT_BY_ENV = {"dt_inference": (0.2, 0.9)}
@@ -88,7 +92,9 @@ class Config(OffPolicyConfig):
     reward_scale: float = 1.0
     per_choice_shares: bool = True  # continuous outputs per discrete choice (ActionSpec.per_choice)
     share_init: Sequence[float] | None = None  # each per-head continuous entry at a zero actor output; None: SHARE_INIT_BY_ENV (dt_inference (0.2, 0.9)); () = box midpoint
-    discrete_actor_loss: str = "straight_through"  # or "expected": exact E_pi[Q] over each head's options + P-DQN share gradients (~3x slower on CPU; segfaults in jaxlib 0.10.2 CPU under a run vmap; train.py then runs seeds one at a time on a CPU)
+    discrete_actor_loss: str = "straight_through"  # or "expected": exact E_pi[Q] over each head's options + P-DQN share gradients (~3x slower on CPU; segfaults in jaxlib 0.10.2 CPU under a run vmap; train.py then runs seeds one at a time on a CPU); or "search": the logits learn the critic's best option per head (`Core.search_loss`), the shares the straight-through gradient
+    search_batch: int = 32  # "search": minibatch rows searched per update (each costs heads x options critic calls)
+    search_weight: float = 1.0  # "search": weight of the cross-entropy toward the searched options
     share_params: bool = False  # True: one actor and one critic trained on every agent's data
     actor_others: str = "replay"  # the other agents' actions in the actor loss: "replay" (standard MADDPG) or "current" (their current deterministic policies; FACMAC's centralised policy gradient)
 
@@ -132,6 +138,9 @@ class Core:
     def build(cls, cfg: Config, env, params, critic_layout: tuple | None = None) -> "Core":
         if cfg.actor_others not in ACTOR_OTHERS:
             raise ValueError(f"unknown actor_others {cfg.actor_others!r}; valid: {', '.join(ACTOR_OTHERS)}")
+        if cfg.discrete_actor_loss not in DISCRETE_ACTOR_LOSSES:
+            raise ValueError(f"unknown discrete_actor_loss {cfg.discrete_actor_loss!r}; "
+                             f"valid: {', '.join(DISCRETE_ACTOR_LOSSES)}")
         spec = ActionSpec.from_env(env, params, cfg.eps_min)
         if cfg.per_choice_shares and spec.cont_by_head:
             spec = dataclasses.replace(spec, per_choice=True)
@@ -244,6 +253,10 @@ class Core:
                 reg = reg + hp["share_reg"] * jnp.mean(out[..., d:] ** 2)
             if self.cfg.discrete_actor_loss == "expected":
                 q = self.expected_q(q_params, x_i, own_slot, out, jax.lax.stop_gradient(one_hot))
+            elif self.cfg.discrete_actor_loss == "search":
+                hard = jax.lax.stop_gradient(one_hot)  # the shares keep the critic's gradient, the logits the search's
+                q = self.critic.apply(q_params, x_i.at[:, own_slot].set(spec.critic_action(hard, cont)))[..., 0]
+                reg = reg + hp["search_weight"] * self.search_loss(q_params, x_i, own_slot, out)
             else:
                 q = self.critic.apply(q_params, x_i.at[:, own_slot].set(spec.critic_action(one_hot, cont)))[..., 0]
             return -q.mean() + reg, q.mean()
@@ -253,6 +266,20 @@ class Core:
         )
         actor, opt = self._step(rs.actor, rs.actor_opt, grads, hp["lr_actor"])
         return actor, opt, a_loss, q_mean
+
+    def search_loss(self, q_params, x_i, own_slot: slice, out):
+        """Policy improvement by search: the cross-entropy of each head's logits toward the option
+        the critic scores best with the agent's other heads at their current argmax options (one
+        coordinate-ascent sweep of the agent's own assignment, the others' actions as in ``x_i``),
+        on the first ``search_batch`` rows. The straight-through gradient is a first-order guess
+        at one vertex; the search compares every option's value directly."""
+        out, x_i = out[:self.cfg.search_batch], jax.lax.stop_gradient(x_i[:self.cfg.search_batch])
+        frozen = jax.lax.stop_gradient(out)
+        mode, _ = self.spec.deterministic(frozen)
+        q_alt = self.option_values(q_params, x_i, own_slot, frozen, mode)
+        best = jnp.argmax(jnp.where(self.spec.mask, q_alt, -jnp.inf), -1)  # [b, H]
+        logits, _ = self.spec.split(out)
+        return -jnp.take_along_axis(jax.nn.log_softmax(logits, -1), best[..., None], -1).mean()
 
     def expected_q(self, q_params, x_i, own_slot: slice, out, one_hot):
         """``[B]``: mean over heads h of ``sum_c pi_h(c) Q(x_i with head h set to option c)``.
@@ -266,8 +293,17 @@ class Core:
         dt_inference: unvisited server options kept their initial CPU share and the policy
         collapsed onto local execution). The value returned is the expectation.
         """
+        logits, _ = self.spec.split(out)
+        q_alt = self.option_values(q_params, x_i, own_slot, out, one_hot)  # [B, H, C]
+        expected = (jax.nn.softmax(logits, axis=-1) * jax.lax.stop_gradient(q_alt)).sum(-1).mean(-1)
+        every_option = q_alt.mean((-1, -2))  # P-DQN: each option's shares maximise that option's Q
+        return expected + every_option - jax.lax.stop_gradient(every_option)
+
+    def option_values(self, q_params, x_i, own_slot: slice, out, one_hot):
+        """``Q [B, H, C]`` of ``x_i`` with head h set to option c (carrying that option's shares with
+        ``per_choice``) and the other heads kept at ``one_hot``'s options and their shares."""
         spec = self.spec
-        logits, pre = spec.split(out)
+        _, pre = spec.split(out)
         values = spec.squash(pre)  # [B, H, C, k] (per choice) or [B, H*k]
         heads, choices = spec.heads, spec.n_choices
         cur = spec.chosen(one_hot, values).reshape(one_hot.shape[:-1] + (-1,))  # [B, H, k]
@@ -281,10 +317,8 @@ class Core:
             return jnp.broadcast_to(part[:, None, None], alt_act.shape[:3] + part.shape[-1:])
 
         x_alt = jnp.concatenate([wide(x_i[:, :own_slot.start]), alt_act, wide(x_i[:, own_slot.stop:])], -1)
-        q_alt = self.critic.apply(q_params, x_alt.reshape(-1, x_alt.shape[-1])).reshape(x_alt.shape[:3])  # [B, H, C]
-        expected = (jax.nn.softmax(logits, axis=-1) * jax.lax.stop_gradient(q_alt)).sum(-1).mean(-1)
-        every_option = q_alt.mean((-1, -2))  # P-DQN: each option's shares maximise that option's Q
-        return expected + every_option - jax.lax.stop_gradient(every_option)
+        q_alt = self.critic.apply(q_params, x_alt.reshape(-1, x_alt.shape[-1])).reshape(x_alt.shape[:3])
+        return q_alt
 
     def learn(self, rs, x, x_next, reward, terminated, own_slot: slice, obs_own, key, x_actor=None):
         """One MADDPG update from assembled critic inputs ``x`` / ``x_next`` ``[n, B, D]``: targets with
