@@ -135,6 +135,23 @@ def test_learner_config_layers_overrides_sets_and_variant():
         runner.learner_config(algos.ALGOS["dqn_vdn"], plain, settings)
 
 
+def test_a_config_field_added_after_a_run_at_its_default_does_not_stale_it():
+    import algos
+
+    job = reproduce.Job("maddpg@u2m2", "maddpg", "dt_inference", {"n_users": 2, "n_servers": 2, "n_tasks": 2},
+                        "calibrated", {})
+    settings = Settings(profile="quick", total_steps=800, seeds=(0, 1), eval_envs=4, eval_steps=5, eval_seed=0,
+                        grids={}, overrides={})
+    cfg = runner.learner_config(algos.ALGOS["maddpg"], job, settings)
+    now = report.clean(runner.signature(job, settings, cfg))
+    old = {"signature": {**now, "config": {k: v for k, v in now["config"].items() if k != "search_weight"}}}
+    assert runner.without_new_defaults(now, old, cfg) == old["signature"]  # reused by --resume / --merge
+    moved = dataclasses.replace(cfg, search_weight=2.0)
+    now_moved = report.clean(runner.signature(job, settings, moved))
+    assert runner.without_new_defaults(now_moved, old, moved) != old["signature"]  # away from its default: rerun
+    assert runner.without_new_defaults(now, {"signature": now}, cfg) == now
+
+
 def test_seed_000_plan_shares_jobs_and_folds_the_default_fl_variant():
     full = REP.profiles["full"]
     settings = Settings(profile="full", total_steps=full.total_steps, seeds=(0, 1, 2, 3, 4), eval_envs=8,

@@ -362,4 +362,14 @@ def _same_job(prev: dict, job: Job, settings: Settings) -> bool:
         cfg = build_learner(job, settings)[2]
     except (JobSkipped, ValueError):  # run_job records why
         return False
-    return prev.get("signature") == report.clean(signature(job, settings, cfg))
+    return prev.get("signature") == without_new_defaults(report.clean(signature(job, settings, cfg)), prev, cfg)
+
+
+def without_new_defaults(sig: dict, prev: dict, cfg) -> dict:
+    """``sig`` without the Config fields that ``prev``'s stored config lacks and that are at their
+    default: a field added to the learner after the run, at the behaviour the run had, does not make
+    the run stale (a field away from its default still does)."""
+    stored = prev.get("signature", {}).get("config", {})
+    defaults = {f.name: report.clean(f.default) for f in dataclasses.fields(cfg) if f.default is not dataclasses.MISSING}
+    config = {k: v for k, v in sig["config"].items() if k in stored or k not in defaults or v != defaults[k]}
+    return {**sig, "config": config}
