@@ -150,6 +150,13 @@ def test_a_config_field_added_after_a_run_at_its_default_does_not_stale_it():
     now_moved = report.clean(runner.signature(job, settings, moved))
     assert runner.without_new_defaults(now_moved, old, moved) != old["signature"]  # away from its default: rerun
     assert runner.without_new_defaults(now, {"signature": now}, cfg) == now
+    # a field whose default is not what the stored runs did: matched at its value before the field existed
+    cgan = dataclasses.replace(cfg, actor_others="replay")
+    now = report.clean(runner.signature(job, settings, cgan))
+    old = {"signature": {**now, "config": {k: v for k, v in now["config"].items() if k != "actor_others"}}}
+    assert runner.without_new_defaults(now, old, cgan) == old["signature"]
+    current = dataclasses.replace(cfg, actor_others="current")
+    assert runner.without_new_defaults(report.clean(runner.signature(job, settings, current)), old, current) != old["signature"]
 
 
 def test_seed_000_plan_shares_jobs_and_folds_the_default_fl_variant():

@@ -353,6 +353,11 @@ def _is_heuristic(job: Job) -> bool:
     return job.algo not in algos.ALGOS
 
 
+# Config fields added after stored results were made whose default is not the behaviour those runs had:
+# the value that reproduces it (maddpg_cgan's default actor update changed with issue 26).
+BEFORE_FIELD = {"actor_others": "replay"}
+
+
 def _same_job(prev: dict, job: Job, settings: Settings) -> bool:
     """A stored result is reused when it was made with the same signature (for a learner: the same
     full Config, seeds and evaluation; the trainer is built, nothing is compiled)."""
@@ -366,10 +371,12 @@ def _same_job(prev: dict, job: Job, settings: Settings) -> bool:
 
 
 def without_new_defaults(sig: dict, prev: dict, cfg) -> dict:
-    """``sig`` without the Config fields that ``prev``'s stored config lacks and that are at their
-    default: a field added to the learner after the run, at the behaviour the run had, does not make
-    the run stale (a field away from its default still does)."""
+    """``sig`` without the Config fields that ``prev``'s stored config lacks and whose value is the one
+    the stored run had: `BEFORE_FIELD` where listed, else the field's default. A field added to a
+    learner after the run, at the behaviour the run had, does not make the run stale (a field at any
+    other value still does)."""
     stored = prev.get("signature", {}).get("config", {})
-    defaults = {f.name: report.clean(f.default) for f in dataclasses.fields(cfg) if f.default is not dataclasses.MISSING}
-    config = {k: v for k, v in sig["config"].items() if k in stored or k not in defaults or v != defaults[k]}
+    before = {f.name: report.clean(BEFORE_FIELD.get(f.name, f.default)) for f in dataclasses.fields(cfg)
+              if f.name in BEFORE_FIELD or f.default is not dataclasses.MISSING}
+    config = {k: v for k, v in sig["config"].items() if k in stored or k not in before or v != before[k]}
     return {**sig, "config": config}
