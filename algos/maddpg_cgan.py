@@ -15,8 +15,12 @@ Per agent i (everything stacked on the agent axis and vmapped):
   the transition (§5.7's "simpler option"; one actor pass per env step instead of a target-actor
   pass per minibatch row and owner).
 * **Networks**: maddpg's (per-option actor, task-factored critic, ``share_init``; its docstring),
-  trained on the same owner-relative inputs; with ``actor_others="current"`` the actor loss reads
-  the others' current actions on the features the owner sees of them (their twin states).
+  trained on the same owner-relative inputs. The actor update is ours by default: each head's logits
+  learn by cross-entropy the option the critic scores best (``discrete_actor_loss="search"``)
+  against the others' current actions on the features the owner sees of them, their twin states
+  (``actor_others="current"``); the paper's deterministic policy gradient through the Gumbel sample
+  on replayed actions is ``discrete_actor_loss=straight_through actor_others=replay``, what the
+  seed-000 reproduction runs.
 * **DT pool** (eq. 23, §5.6 A31-A34): once the twin is on, every ``pool_period`` iterations each
   agent rolls its generator
   ``H = n + n'`` steps ahead from the true ``o_{t+1,i}`` of env 0 with its current actor (plus
@@ -75,6 +79,11 @@ class Config(maddpg.Config):
     share_params: bool = False  # per-agent networks; sharing happens through FL (eqs. 24-25)
     critic_state: str = "global"  # the critics read every agent's (twin) observation
     batch_size: int = 128  # CPU: with the twin, 256 does not fit 64k env steps in 10 min on 2 cores
+    # ours (issue 26): each head's logits learn the option the critic scores best against the others'
+    # current actions (maddpg's `Core.search_loss`); the paper's update, kept by benchmarks/reproduce/seed_000.py,
+    # is discrete_actor_loss="straight_through" actor_others="replay" (docs/seed000_learners.md)
+    discrete_actor_loss: str = "search"
+    actor_others: str = "current"
     # twin (CGAN, spec §8.9 "CGAN (vector)")
     gan_loss: str = "cwgan_gp"
     gan_width: int = 32  # CPU (spec 64)

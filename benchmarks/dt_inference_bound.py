@@ -42,9 +42,9 @@ METRICS = ("cost", "delay", "energy", "reward")
 DEVIATIONS = (("greedy_home", "greedy"), ("home_joint", "greedy_joint"))
 # trained learners evaluated on the same keys, by eval env count: (label, file, how to find the run)
 LEARNERS = {128: [("MADDPG-CGAN main job (seed 0, 64k steps)", "maddpg_cgan_default_summary.json", None),
-                  ("MADDPG-CGAN main job (seeds 1-2, 64k steps)", "maddpg_cgan_default_seeds12_summary.json", None),
+                  ("MADDPG-CGAN, the paper's actor update (seeds 1-2, 64k steps)", "maddpg_cgan_default_seeds12_summary.json", None),
                   ("MADDPG (seed 0, 64k steps)", "maddpg_default_summary.json", None)],
-            64: [("MADDPG-CGAN (5 seeds, 64k steps)", "reproduce_000_64k/reproduce_000.json", "maddpg_cgan@u8m6"),
+            64: [("MADDPG-CGAN, the paper's actor update (5 seeds, 64k steps)", "reproduce_000_64k/reproduce_000.json", "maddpg_cgan@u8m6"),
                  ("MADDPG (5 seeds, 64k steps)", "reproduce_000_64k/reproduce_000.json", "maddpg@u8m6")]}
 
 

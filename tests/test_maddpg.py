@@ -96,6 +96,7 @@ def test_search_loss_is_the_cross_entropy_toward_each_heads_best_option_by_brute
     assert len(set(best.reshape(-1))) > 1  # the hand case does not pick one option everywhere
 
 
+@pytest.mark.slow  # another trainer compile (~20 s); the loss itself is checked above
 def test_search_changes_only_the_actor_step():
     straight, search = _after_one_update(maddpg), _after_one_update(maddpg, discrete_actor_loss="search")
     assert _same(straight.critic, search.critic)
