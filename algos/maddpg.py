@@ -317,8 +317,7 @@ class Core:
             return jnp.broadcast_to(part[:, None, None], alt_act.shape[:3] + part.shape[-1:])
 
         x_alt = jnp.concatenate([wide(x_i[:, :own_slot.start]), alt_act, wide(x_i[:, own_slot.stop:])], -1)
-        q_alt = self.critic.apply(q_params, x_alt.reshape(-1, x_alt.shape[-1])).reshape(x_alt.shape[:3])
-        return q_alt
+        return self.critic.apply(q_params, x_alt.reshape(-1, x_alt.shape[-1])).reshape(x_alt.shape[:3])
 
     def learn(self, rs, x, x_next, reward, terminated, own_slot: slice, obs_own, key, x_actor=None):
         """One MADDPG update from assembled critic inputs ``x`` / ``x_next`` ``[n, B, D]``: targets with

@@ -145,18 +145,18 @@ def test_a_config_field_added_after_a_run_at_its_default_does_not_stale_it():
     cfg = runner.learner_config(algos.ALGOS["maddpg"], job, settings)
     now = report.clean(runner.signature(job, settings, cfg))
     old = {"signature": {**now, "config": {k: v for k, v in now["config"].items() if k != "search_weight"}}}
-    assert runner.without_new_defaults(now, old, cfg) == old["signature"]  # reused by --resume / --merge
+    assert runner.without_fields_added_since(now, old, cfg) == old["signature"]  # reused by --resume / --merge
     moved = dataclasses.replace(cfg, search_weight=2.0)
     now_moved = report.clean(runner.signature(job, settings, moved))
-    assert runner.without_new_defaults(now_moved, old, moved) != old["signature"]  # away from its default: rerun
-    assert runner.without_new_defaults(now, {"signature": now}, cfg) == now
+    assert runner.without_fields_added_since(now_moved, old, moved) != old["signature"]  # away from its default: rerun
+    assert runner.without_fields_added_since(now, {"signature": now}, cfg) == now
     # a field whose default is not what the stored runs did: matched at its value before the field existed
     cgan = dataclasses.replace(cfg, actor_others="replay")
     now = report.clean(runner.signature(job, settings, cgan))
     old = {"signature": {**now, "config": {k: v for k, v in now["config"].items() if k != "actor_others"}}}
-    assert runner.without_new_defaults(now, old, cgan) == old["signature"]
+    assert runner.without_fields_added_since(now, old, cgan) == old["signature"]
     current = dataclasses.replace(cfg, actor_others="current")
-    assert runner.without_new_defaults(report.clean(runner.signature(job, settings, current)), old, current) != old["signature"]
+    assert runner.without_fields_added_since(report.clean(runner.signature(job, settings, current)), old, current) != old["signature"]
 
 
 def test_seed_000_plan_shares_jobs_and_folds_the_default_fl_variant():

@@ -367,10 +367,10 @@ def _same_job(prev: dict, job: Job, settings: Settings) -> bool:
         cfg = build_learner(job, settings)[2]
     except (JobSkipped, ValueError):  # run_job records why
         return False
-    return prev.get("signature") == without_new_defaults(report.clean(signature(job, settings, cfg)), prev, cfg)
+    return prev.get("signature") == without_fields_added_since(report.clean(signature(job, settings, cfg)), prev, cfg)
 
 
-def without_new_defaults(sig: dict, prev: dict, cfg) -> dict:
+def without_fields_added_since(sig: dict, prev: dict, cfg) -> dict:
     """``sig`` without the Config fields that ``prev``'s stored config lacks and whose value is the one
     the stored run had: `BEFORE_FIELD` where listed, else the field's default. A field added to a
     learner after the run, at the behaviour the run had, does not make the run stale (a field at any
