@@ -5,10 +5,11 @@
 Each RUN_DIR is a `scripts/train.py` output on dt_inference (its ``summary.json``); every run in it
 counts as one seed. All summaries must share the config and the evaluation (envs, steps, seed), and
 therefore the greedy and bound rows. Prints each seed's cost, the mean with its Student-t 95 % CI
-(`algos.common.stats.mean_ci`), greedy, the certified bound, the target ``greedy - (greedy - bound) / 2``
-(half the headroom captured), delay and energy beside greedy's, and the captured fraction ``(greedy - cost) / (greedy - bound)`` per seed
-and over seeds. The verdict is computed: **met** when the mean cost is at or below the target,
-**met with CI** when the CI's upper end is too, else **not met**.
+(`algos.common.stats.mean_ci`), greedy, the certified bound, the target
+``greedy - (greedy - bound) / 2`` (half the headroom captured), delay and energy beside greedy's, and
+the captured fraction ``(greedy - cost) / (greedy - bound)`` per seed and over seeds. The verdict is
+computed: **met** when the mean cost is at or below the target, **met with CI** when the CI's upper
+end is too, else **not met**.
 """
 
 from __future__ import annotations
@@ -39,19 +40,20 @@ def capture(summaries: list[dict]) -> dict:
     configs = {json.dumps(s["config"], sort_keys=True) for s in summaries}
     if len(configs) != 1:
         raise SystemExit("the runs were trained with different configs; pass the seeds of one config")
-    greedy, bound = summaries[0]["baselines"]["greedy"]["cost"]["mean"], summaries[0]["bound"]["cost"]["mean"]
-    costs = [run["cost"]["mean"] for s in summaries for run in s["final_per_run"]]
+    runs = [run for s in summaries for run in s["final_per_run"]]
+    greedy_row, bound = summaries[0]["baselines"]["greedy"], summaries[0]["bound"]["cost"]["mean"]
+    greedy = greedy_row["cost"]["mean"]
+    costs = [run["cost"]["mean"] for run in runs]
     target = greedy - (greedy - bound) / 2
     stat = mean_ci(costs)
     captured = [(greedy - c) / (greedy - bound) for c in costs]
     upper = stat["mean"] + (stat["ci95"] or float("inf"))
     verdict = "met with CI" if upper <= target else "met" if stat["mean"] <= target else "not met"
-    others = {m: mean_ci([run[m]["mean"] for s in summaries for run in s["final_per_run"]]) for m in ("delay", "energy")}
-    greedy_rows = {m: summaries[0]["baselines"]["greedy"][m]["mean"] for m in ("delay", "energy")}
-    return {"costs": costs, "cost": stat, **others, "greedy_delay_energy": greedy_rows, "greedy": greedy, "bound": bound,
-            "target": target,
-            "captured": mean_ci(captured), "captured_per_seed": captured, "verdict": verdict,
-            "eval": summaries[0]["eval"], "algos": sorted({s["algo"] for s in summaries})}
+    others = {m: mean_ci([run[m]["mean"] for run in runs]) for m in ("delay", "energy")}
+    return {"costs": costs, "cost": stat, **others,
+            "greedy_delay_energy": {m: greedy_row[m]["mean"] for m in ("delay", "energy")}, "greedy": greedy,
+            "bound": bound, "target": target, "captured": mean_ci(captured), "captured_per_seed": captured,
+            "verdict": verdict, "eval": summaries[0]["eval"], "algos": sorted({s["algo"] for s in summaries})}
 
 
 def main(argv=None) -> int:
