@@ -254,7 +254,9 @@ class Core:
             if self.cfg.discrete_actor_loss == "expected":
                 q = self.expected_q(q_params, x_i, own_slot, out, jax.lax.stop_gradient(one_hot))
             elif self.cfg.discrete_actor_loss == "search":
-                hard = jax.lax.stop_gradient(one_hot)  # the shares keep the critic's gradient, the logits the search's
+                # the choice's one-hot is held fixed in the critic term: the logits learn the choice from the
+                # search, and the critic's gradient reaches them only through the chosen shares (`ActionSpec.chosen`)
+                hard = jax.lax.stop_gradient(one_hot)
                 q = self.critic.apply(q_params, x_i.at[:, own_slot].set(spec.critic_action(hard, cont)))[..., 0]
                 reg = reg + hp["search_weight"] * self.search_loss(q_params, x_i, own_slot, out)
             else:
