@@ -162,10 +162,13 @@ def test_a_config_field_added_after_a_run_at_its_default_does_not_stale_it():
 def test_seed_000_plan_shares_jobs_and_folds_the_default_fl_variant():
     full = REP.profiles["full"]
     settings = Settings(profile="full", total_steps=full.total_steps, seeds=(0, 1, 2, 3, 4), eval_envs=8,
-                        eval_steps=5, eval_seed=0, grids=dict(full.grids), overrides={}, sections=REP.sections,
-                        algos=REP.algos)
+                        eval_steps=5, eval_seed=0, grids=dict(full.grids), overrides=dict(full.overrides),
+                        sections=REP.sections, algos=REP.algos)
     plan = REP.plan(settings)
     ids = [j.id for j in plan.jobs]
+    # the profile pins the paper's DT-pool share (0.25), so the "no DT-pool data" arm (rho_syn=0, now
+    # maddpg_cgan's default) is a job of its own, not the plain run
+    assert plan.layout["ablation"]["runs"]["no DT-pool data"] == "maddpg_cgan[rho_syn=0.0]@u8m6"
     # two sweeps x (4 learners + 5 heuristic rows incl. the bound), + FedAvg and centralised, + 5 ablation arms
     # (the full arm is the plain run, "no FL" the centralised FL run)
     assert len(ids) == len(set(ids)) == 4 * 9 + 4 * 9 + 2 + 5

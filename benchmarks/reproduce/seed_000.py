@@ -12,10 +12,10 @@ Learners ``maddpg_cgan``, ``maddpg``, ``ddpg_vdn``, ``dqn_vdn``; heuristic rows 
 (spec §6.6's full-capacity greedy: the paper's baseline), ``greedy`` (our cost-aware greedy, a
 stronger baseline), ``random`` and ``local`` (references, never "a baseline") and ``bound`` (a
 certified lower bound on any policy's cost, `algos.heuristics.dt_inference_bound`: the headroom).
-MADDPG-CGAN and MADDPG train the paper's actor update (`PAPER_ACTOR`), not maddpg_cgan's default search.
+MADDPG-CGAN and MADDPG train the paper's actor update and DT-pool share (`PAPER_ACTOR`), not maddpg_cgan's defaults.
 Heuristics and the bound are cheap and run at every sweep point; learners at the points of the
 ``learner_users`` / ``learner_servers`` grids (default: all). A job shared by sections (e.g. maddpg
-at 8 users / 6 servers) runs once; a variant equal to the Config default is the plain run. Jobs run
+at 8 users / 6 servers) runs once; a variant equal to the plain run's value is the plain run. Jobs run
 heuristics first, then the default point's learners (convergence, FL, ablation), then the sweeps.
 
 The default budget (6,000 env steps per run and seed; the spec's is 30,000) is the smallest in which
@@ -46,7 +46,7 @@ BOUND = "bound"  # a lower bound on the cost of any policy (cost only), never a 
 SECTIONS = ("users", "servers", "convergence", "fl", "ablation")
 FL_FIELD = "fl_mode"  # maddpg_cgan.Config field selecting the FL variant (spec §5.8, Fig. 10)
 FL_MODES = {"centralised": "none", "fedavg": "fedavg", "personalised": "personalized"}
-# Ablation arms: maddpg_cgan.Config fields switched per arm (the full method = the Config defaults)
+# Ablation arms: maddpg_cgan.Config fields switched per arm (the full method = the defaults with the profile's overrides)
 ABLATION = {"full": {}, "no twin features (R0)": {"twin_features": False}, "no DT-pool data": {"rho_syn": 0.0},
             "DT-pool share 0.5": {"rho_syn": 0.5}, "no FL (centralised)": {FL_FIELD: "none"},
             "GAN loss WGAN-GP": {"gan_loss": "wgan_gp"}, "GAN loss minimax": {"gan_loss": "minimax"}}
@@ -67,8 +67,9 @@ STYLES = {"maddpg_cgan": ("C3", "o", "-"), "maddpg": ("C0", "s", "-"), "ddpg_vdn
 
 # The reproduction trains the paper's update (eq. 22 read as MADDPG, A29): the deterministic policy
 # gradient through the straight-through Gumbel sample with the replayed actions of the others;
-# maddpg_cgan's default adds our search over each head's options (docs/DEVIATIONS.md).
-PAPER_ACTOR = dict(discrete_actor_loss="straight_through", actor_others="replay")
+# maddpg_cgan's default adds our search over each head's options and leaves the DT pool's synthetic
+# rows out (the paper's share is 0.25; docs/DEVIATIONS.md).
+PAPER_ACTOR = dict(discrete_actor_loss="straight_through", actor_others="replay", rho_syn=0.25)
 GRIDS = dict(users=(3, 6, 9, 12), users_servers=(6,), servers=(2, 4, 6, 8), servers_users=(8,), default=(8, 6),
              n_tasks=(3,), learner_users=(3, 6, 9, 12), learner_servers=(2, 4, 6, 8))
 PROFILES = {
@@ -107,8 +108,9 @@ def plan(settings: Settings) -> Plan:
     def add(algo, u, m, variant=None):
         variant = dict(variant or {})
         module = algos.ALGOS.get(algo)
-        if module is not None and variant:  # a variant equal to the Config default is the plain run
+        if module is not None and variant:  # a variant equal to the plain run's value (default or override) is the plain run
             defaults = {f.name: f.default for f in dataclasses.fields(module.Config)}
+            defaults.update({k: v for k, v in settings.overrides.items() if k in defaults})
             variant = {k: v for k, v in variant.items() if not (k in defaults and defaults[k] == v)}
         rid = job_id(algo, u, m, variant)
         jobs.setdefault(rid, Job(rid, algo, "dt_inference", {"n_users": u, "n_servers": m, "n_tasks": n_tasks},
