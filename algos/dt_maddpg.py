@@ -24,9 +24,12 @@ twin's live estimates (spec §4-§5), with the seed's DDPG baseline as ``critic_
   (per vehicle for the twin critic). The actor step replaces only vehicle i's own action (others
   from the buffer), as in MADDPG; through the twin critic it sees what its request leaves to the
   vehicles after it.
-* Updates (the printed eqs. 27-28 are not valid DDPG updates, A16): critic MSE, deterministic policy
-  gradient with the exact expectation over the 1 + N targets (`maddpg.Core.actor_update`,
-  ``discrete_actor_loss="expected"``), soft targets (eq. 29).
+* Updates (the printed eqs. 27-28 are not valid DDPG updates, A16): critic MSE; the actor's target
+  logits learn, by cross-entropy, the target the critic scores best for each searched row
+  (``discrete_actor_loss="search"``, `maddpg.Core.search_loss`), the fractions the deterministic
+  policy gradient (`maddpg.Core.actor_update`); soft targets (eq. 29). ``"expected"`` (the exact
+  expectation over the 1 + N targets, the default until stop 39) is what the seed-002 reproduction
+  runs.
 
 Deviations and choices (docs/DEVIATIONS.md, seed 002): the Gumbel / softmax target head instead of
 the paper's tanh-and-floor (S4; `V2X.from_tanh` keeps S4 for actors that emit tanh values): the
@@ -68,10 +71,10 @@ ENVS = ("v2x",)  # needs the env's sequential twin turns (`act_sequential_from_o
 @dataclasses.dataclass(frozen=True)
 class Config(maddpg.Config):
     """Spec §5.6 where it gives a value (64-64 ReLU MLPs, lr 1e-3, tau 0.01, batch 128, noise 0.2 ->
-    0.02), else marked. Run size CPU: 32k env steps = 4k vector steps x 8 envs (spec: 50 episodes x
+    0.02), else marked. Run size CPU: 128k env steps = 16k vector steps x 8 envs (spec: 50 episodes x
     100 steps of one env = 5k slots with one update each)."""
 
-    total_env_steps: int = 32_000
+    total_env_steps: int = 128_000  # CPU: the search fits 4x the 32k steps of "expected" in less time
     num_envs: int = 8
     batch_size: int = 128
     buffer_size: int = 20_000  # spec >= 5,000
@@ -90,8 +93,9 @@ class Config(maddpg.Config):
     noise_end: float = 0.02
     noise_fraction: float = 1.0  # decayed linearly over all of training (spec §5.6)
     reward_scale: float = 100.0  # costs ~1e-2 per vehicle -> critic targets ~1
-    discrete_actor_loss: str = "expected"  # exact expectation over the 1 + N targets (16k-step runs: eval cost
-    # 0.0123 vs 0.0156 with "straight_through"); seeds then run one after the other on a CPU (jaxlib segfault)
+    discrete_actor_loss: str = "search"  # ours: the critic's best target per row (docs/seed002_dt_maddpg.md: 2.2 % below
+    # "expected" at 32k, ~5x faster); "expected" (exact expectation over the 1 + N targets; 16k-step runs: 0.0123
+    # vs 0.0156 with "straight_through") runs seeds one after the other on a CPU (jaxlib segfault)
     train_cost_cap: float = 0.1  # per-vehicle cost clip of the training reward (env cost_cap 10: a starved
     # vehicle's 10 swamps a critic whose typical target is 1e-2; 0.1 is 4x all-local's cost); evaluation uses the env's
 
