@@ -80,7 +80,7 @@ def plot_curves(path: Path, rows: list[dict], runs: list[dict], baselines: dict,
         ax.set_ylabel(f"{metric} (training, exploring)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle(f"mean and Student-t 95 % CI over seeds ({len(runs)} runs)")
+    fig.suptitle(f"mean and Student-t 95 % CI over seeds ({len(runs)} runs)" if len(runs) > 1 else "one run (no CI)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
