@@ -105,7 +105,7 @@ class Config(maddpg.Config):
     dt_n: int = 5
     dt_n_prime: int = 3
     eps_max: float = 0.5
-    rho_syn: float = 0.0  # ours (issue 26): off by default, 5 seeds 1.279 vs 1.311 at 0.25 (the paper's share, which
+    rho_syn: float = 0.0  # ours (issue 26): off by default, 5 seeds 1.280 vs 1.311 at 0.25 (the paper's share, which
     # the reproduction runs; docs/seed000_learners.md "Stop 39"); the pool still fills for --set rho_syn=...
     pool_period: int = 2  # iterations between DT-pool rollouts; CPU (spec: every step)
     syn_buffer_size: int = 2_048  # per agent; CPU (spec 1e5)

@@ -139,7 +139,7 @@ def test_learning_beats_rocs():
     params = env.default_params
     cfg = dataclasses.replace(dt_maddpg.Config(), total_env_steps=4_000, num_envs=4, warmup_steps=200, chunk_size=250)
     trainer = dt_maddpg.make_train(cfg, env, params)
-    run = jax.jit(trainer)  # seeds one after the other (works for every discrete_actor_loss; `expected` segfaults under a run vmap on CPU)
+    run = jax.jit(trainer)  # seeds one after the other: right for every loss (`expected` segfaults under a CPU run vmap)
     states = [run(k)["train_state"] for k in jax.random.split(jax.random.PRNGKey(0), 3)]
     key = jax.random.PRNGKey(7)
     ev = evaluate_runs(env, params, trainer, jax.tree_util.tree_map(lambda *x: jnp.stack(x), *states), key, 32, 50)

@@ -40,7 +40,8 @@ def test_relative_order_puts_self_first():
 @pytest.mark.slow  # ~90 s of GAN compile in a subprocess; the twin, pool and FL pieces have fast tests
 def test_train_cli_maddpg_cgan_smoke(tmp_path_factory):
     """``--algo maddpg_cgan`` end to end on tiny sizes with the twin on from 48 env steps, a GAN update
-    every 2 iterations, an FL round every 5 and the paper's DT-pool share (the default takes none): summary, checkpoint and finite GAN metrics."""
+    every 2 iterations, an FL round every 5 and the paper's DT-pool share (the default takes none):
+    summary, checkpoint and finite GAN metrics."""
     out = tmp_path_factory.mktemp("maddpg_cgan_smoke")
     args = ["--algo", "maddpg_cgan", *TINY, *SMALL_CFG, "--total-steps", "160", "--seeds", "2",
             "--set", "gan_warmup_steps=48", "--set", "gan_batch=16", "--set", "gan_period=2",
@@ -58,15 +59,15 @@ def test_train_cli_maddpg_cgan_smoke(tmp_path_factory):
 @pytest.mark.slow
 def test_train_cli_maddpg_cgan_learns_and_beats_random(tmp_path_factory):
     """The CLI run of ``--algo maddpg_cgan``: two vmapped seeds on 2 users
-    x 2 servers x 2 tasks with the twin, the DT pool (the paper's share 0.25) and FL all active (twin from 800 env steps, FL
-    every 25 iterations). Each seed's deterministic policy at least halves random's cost on the
+    x 2 servers x 2 tasks with the twin, the DT pool (the paper's share 0.25) and FL all active (twin
+    from 800 env steps, FL every 25 iterations). Each seed's deterministic policy at least halves random's cost on the
     summary's shared evaluation keys."""
     out = tmp_path_factory.mktemp("maddpg_cgan")
     args = ["--algo", "maddpg_cgan", *TINY, "--total-steps", str(256 + 8 * 400), "--num-envs", "8", "--seeds", "2",
             "--set", "warmup_steps=256", "--set", "chunk_size=200", "--set", "batch_size=64",
             "--set", "gan_warmup_steps=800", "--set", "gan_batch=32", "--set", "fl_period=25",
-            "--set", "syn_buffer_size=512", "--set", "rho_syn=0.25", "--eval-envs", "64", "--eval-steps", "20", "--quiet", "--no-plot",
-            "--out", str(out)]
+            "--set", "syn_buffer_size=512", "--set", "rho_syn=0.25", "--eval-envs", "64", "--eval-steps", "20",
+            "--quiet", "--no-plot", "--out", str(out)]
     proc = _train_cli(args, tmp_path_factory.mktemp("jax_cache"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
