@@ -93,9 +93,10 @@ class Config(maddpg.Config):
     noise_end: float = 0.02
     noise_fraction: float = 1.0  # decayed linearly over all of training (spec §5.6)
     reward_scale: float = 100.0  # costs ~1e-2 per vehicle -> critic targets ~1
-    discrete_actor_loss: str = "search"  # ours: the critic's best target per row (docs/seed002_dt_maddpg.md: 2.2 % below
-    # "expected" at 32k, ~5x faster); "expected" (exact expectation over the 1 + N targets; 16k-step runs: 0.0123
-    # vs 0.0156 with "straight_through") runs seeds one after the other on a CPU (jaxlib segfault)
+    discrete_actor_loss: str = "search"  # ours: the critic's best target per row, ~5x cheaper per step (5 seeds:
+    # 0.01080 at 128k vs 0.01143 for "expected" at 32k, docs/seed002_dt_maddpg.md); "expected" (exact expectation over
+    # the 1 + N targets; 16k-step runs: 0.0123 vs 0.0156 with "straight_through") runs seeds one after the other on a
+    # CPU (jaxlib segfault)
     train_cost_cap: float = 0.1  # per-vehicle cost clip of the training reward (env cost_cap 10: a starved
     # vehicle's 10 swamps a critic whose typical target is 1e-2; 0.1 is 4x all-local's cost); evaluation uses the env's
 

@@ -50,10 +50,10 @@ Gaps filled / deviations (docs/DEVIATIONS.md, seed 000):
 * Sizes and periods are CPU-sized where marked in `Config` (batch 128, a GAN update of 2 critic
   steps every 20 iterations, a pool rollout every 2): at maddpg's batch 256 and the spec's GAN
   schedule an iteration cost 2.6x maddpg's and the default run did not fit 10 minutes on 2 cores.
-* Ours (issue 26): the actor update searches each task's options (`Config.discrete_actor_loss`) and
-  the minibatches take no DT-pool rows by default (``rho_syn = 0``; the paper's 0.25 is
-  ``--set rho_syn=0.25``, which the seed-000 reproduction pins): 5 seeds 1.280 against 1.311 with
-  0.25 (docs/seed000_learners.md, "Stop 39"). The pool still fills, so the share is a ``--set`` away.
+* Ours (issue 26): besides the search update (Networks, above), the minibatches take no DT-pool
+  rows by default (``rho_syn = 0``; the paper's 0.25 is ``--set rho_syn=0.25``, which the seed-000
+  reproduction pins): 5 seeds 1.280 against 1.311 with 0.25 (docs/seed000_learners.md, "Stop 39").
+  The pool still fills, so the share is a ``--set`` away.
 """
 
 from __future__ import annotations

@@ -108,7 +108,7 @@ def plan(settings: Settings) -> Plan:
     def add(algo, u, m, variant=None):
         variant = dict(variant or {})
         module = algos.ALGOS.get(algo)
-        if module is not None and variant:  # a variant equal to the plain run's value (default or override) is the plain run
+        if module is not None and variant:  # a variant at the plain run's value (default or override): the plain run
             defaults = {f.name: f.default for f in dataclasses.fields(module.Config)}
             defaults.update({k: v for k, v in settings.overrides.items() if k in defaults})
             variant = {k: v for k, v in variant.items() if not (k in defaults and defaults[k] == v)}
