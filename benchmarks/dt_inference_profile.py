@@ -24,29 +24,11 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-import algos  # noqa: E402
 from algos import heuristics  # noqa: E402
-from algos.common import checkpoint, cli  # noqa: E402
 from algos.common.evaluation import rollout  # noqa: E402
-from algos.common.runner import run_keys_hp  # noqa: E402
+from algos.common.runner import load_policy  # noqa: E402
 from algos.heuristics.dt_inference import request_shares  # noqa: E402
 from jaxedge import spaces  # noqa: E402
-
-
-def load(run_dir: Path, run: int):
-    """``(env, params, act)`` of run ``run`` in a ``scripts/train.py`` output dir; ``act(obs)`` is its
-    deterministic policy."""
-    meta = checkpoint.read(run_dir)[0]
-    if meta.get("env") != "dt_inference":
-        raise SystemExit(f"{run_dir} holds a run on {meta.get('env')!r}; this profile is for dt_inference")
-    module = algos.ALGOS[meta["algo"]]
-    cfg = checkpoint.config_from_meta(meta["config"], module.Config)
-    env, params = cli.make_env(meta["env"], meta.get("sizes") or (), meta.get("preset"))
-    trainer = algos.make_trainer(meta["algo"], cfg, env, params)
-    sweep = [k for k in meta["runs"][0] if k in module.TRACED]
-    state, _ = checkpoint.load(run_dir, jax.eval_shape(jax.vmap(trainer.init), *run_keys_hp(meta["runs"], sweep)))
-    one = jax.tree_util.tree_map(lambda x: x[run], state)
-    return env, params, lambda obs: trainer.act(one, obs)
 
 
 def profile(env, params, policy, key, num_envs: int, num_steps: int) -> dict:
@@ -75,7 +57,7 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--seed", type=int, default=12345)
     args = ap.parse_args(argv)
-    env, params, act = load(args.run_dir, args.run)
+    env, params, act = load_policy(args.run_dir, args.run, "dt_inference")
     policies = {"trained run": lambda key, obs, state, params: act(obs)}
 
     def with_request_shares(key, obs, state, params):

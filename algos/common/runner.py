@@ -107,6 +107,25 @@ def run_keys_hp(runs: list[dict], sweep_keys) -> tuple:
     return keys, hp
 
 
+def load_policy(run_dir: Path, run: int = 0, env_name: str | None = None):
+    """``(env, params, act)`` of run ``run`` in a ``scripts/train.py`` output dir; ``act(obs)`` is its
+    deterministic policy. ``env_name``: refuse (SystemExit) a run trained on another env."""
+    import algos  # the registry imports every learner, and they import this module
+    from algos.common import cli
+
+    meta = checkpoint.read(Path(run_dir))[0]
+    if env_name is not None and meta.get("env") != env_name:
+        raise SystemExit(f"{run_dir} holds a run on {meta.get('env')!r}; this needs a run on {env_name}")
+    module = algos.ALGOS[meta["algo"]]
+    cfg = checkpoint.config_from_meta(meta["config"], module.Config)
+    env, params = cli.make_env(meta["env"], meta.get("sizes") or (), meta.get("preset"))
+    trainer = algos.make_trainer(meta["algo"], cfg, env, params)
+    sweep = [k for k in meta["runs"][0] if k in module.TRACED]
+    template = jax.eval_shape(jax.vmap(trainer.init), *run_keys_hp(meta["runs"], sweep))
+    one = jax.tree_util.tree_map(lambda x: x[run], checkpoint.load(Path(run_dir), template)[0])
+    return env, params, lambda obs: trainer.act(one, obs)
+
+
 def train_runs(trainer: Trainer, runs: list[dict], out: Path, *, meta: dict, sweep_keys=(), resume: bool = False,
                run_group: int | None | str = "auto", max_chunks: int | None = None, quiet: bool = False,
                label: str = "train", devices: int | None = None) -> RunResult:
