@@ -34,10 +34,11 @@ twin's live estimates (spec §4-§5), with the seed's DDPG baseline as ``critic_
 Deviations and choices (docs/DEVIATIONS.md, seed 002): the Gumbel / softmax target head instead of
 the paper's tanh-and-floor (S4; `V2X.from_tanh` keeps S4 for actors that emit tanh values): the
 floor has no gradient and orders the servers on a line; the twin critic; no BatchNorm on the inputs
-(A19 option "none": the env already scales every feature to O(1)); ``gamma`` = 0 by default (the
-paper's 0.7 is ``--set gamma=0.7``): nothing in the state depends on the actions (spec §2.9-1), so
-the optimal policy is the same for any gamma and gamma > 0 only adds target noise;
-``reward_scale`` = 100 (costs are ~1e-2 per vehicle) and a training-only per-vehicle cost clip
+(A19 option "none": the env already scales every feature to O(1)); no L2 on the fractions'
+pre-activations (``share_reg`` = 0; maddpg's 0.03 kept them off 1, where the power and the last
+vehicle's shares belong); ``gamma`` = 0 by default (the paper's 0.7 is ``--set gamma=0.7``):
+nothing in the state depends on the actions (spec §2.9-1), so the optimal policy is the same for any
+gamma and gamma > 0 only adds target noise; ``reward_scale`` = 100 (costs are ~1e-2 per vehicle) and a training-only per-vehicle cost clip
 ``train_cost_cap`` = 0.1 (the env's cap of 10 let one starved vehicle swamp the critic); run sizes
 CPU-bound (see `Config`).
 
@@ -97,6 +98,8 @@ class Config(maddpg.Config):
     # 0.01080 at 128k vs 0.01143 for "expected" at 32k, docs/seed002_dt_maddpg.md); "expected" (exact expectation over
     # the 1 + N targets; 16k-step runs: 0.0123 vs 0.0156 with "straight_through") runs seeds one after the other on a
     # CPU (jaxlib segfault)
+    share_reg: float = 0.0  # maddpg's 0.03 (L2 on the fractions' pre-activations) held the power at ~0.6 p_max
+    # and the last vehicle at ~0.77 of what remains, where both should be ~1 (5 seeds: 0.01026 against 0.01080)
     train_cost_cap: float = 0.1  # per-vehicle cost clip of the training reward (env cost_cap 10: a starved
     # vehicle's 10 swamps a critic whose typical target is 1e-2; 0.1 is 4x all-local's cost); evaluation uses the env's
 

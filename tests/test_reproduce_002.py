@@ -37,6 +37,21 @@ def test_plan_learners_only_at_the_default_point():
     assert f5.params == {"es_cpu_low": 5e9, "es_cpu_high": 5e9} and f5.preset == "literal"
 
 
+def test_learners_train_with_the_reproduction_actor_not_the_defaults():
+    import algos
+    from benchmarks.reproduce import runner
+
+    profile = REP.profiles["full"]
+    run = Settings("full", 100, (0,), 4, 10, 0, dict(profile.grids), dict(profile.overrides), (), REP.sections,
+                   REP.algos)
+    plan = REP.plan(settings(vehicles=(10, 20), task_size=(50, 150), es_cpu=(5, 25), learner_sweeps=(0,)))
+    for job in (j for j in plan.jobs if j.algo in ("dt_maddpg", "ddpg")):
+        module = algos.ALGOS[job.algo]
+        cfg = runner.learner_config(module, job, run)
+        assert (cfg.discrete_actor_loss, cfg.share_reg) == ("expected", 0.03)  # what the stored runs trained
+        assert (module.Config().discrete_actor_loss, module.Config().share_reg) == ("search", 0.0)
+
+
 def test_ordering_verdicts_are_computed_point_by_point():
     plan = REP.plan(settings(vehicles=(10, 20), task_size=(50, 150), es_cpu=(5, 25)))
     claims = {c.id: c for c in REP.claims(results(plan, COSTS))}

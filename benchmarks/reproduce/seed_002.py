@@ -57,15 +57,16 @@ STYLES = {"dt_maddpg": ("C3", "o", "-"), "ddpg": ("C1", "^", "-"), "amcs": ("C0"
 SWEEP_VAR = {"vehicles": "n_vehicles", "task_size": "task_kbit", "es_cpu": "es_cpu_ghz"}
 GRIDS = dict(presets=(0, 1), vehicles=(10, 20, 40, 60), task_size=TASK_SIZES_KBIT, es_cpu=(5, 10, 15, 20, 25),
              default_vehicles=(10,), learner_sweeps=(1,))  # learner_sweeps=0: learners at the default scenario only
-# The reproduction trains DT-MADDPG and DDPG with the exact expectation over the targets (the default
-# until stop 39; the learners' default is now the search, docs/seed002_dt_maddpg.md): the stored runs.
-EXPECTED_ACTOR = dict(discrete_actor_loss="expected")
+# The reproduction trains DT-MADDPG and DDPG with stop 38's actor update -- the exact expectation over the
+# targets and the L2 on the fractions' pre-activations -- as its stored runs did (the learners' defaults
+# are now the search, since stop 39, and no such L2, since stop 40; docs/seed002_dt_maddpg.md).
+REPRODUCTION_ACTOR = dict(discrete_actor_loss="expected", share_reg=0.03)
 PROFILES = {
-    "full": Profile(total_steps=48_000, seeds=5, eval_envs=32, eval_steps=100, grids=GRIDS, overrides=EXPECTED_ACTOR),
+    "full": Profile(total_steps=48_000, seeds=5, eval_envs=32, eval_steps=100, grids=GRIDS, overrides=REPRODUCTION_ACTOR),
     "quick": Profile(total_steps=320, seeds=2, eval_envs=4, eval_steps=10, fast_compile=True,
                      grids=dict(presets=(0,), vehicles=(2,), task_size=(50, 150), es_cpu=(5, 25),
                                 default_vehicles=(2,)),
-                     overrides=dict(num_envs=4, batch_size=16, warmup_steps=40, buffer_size=2_000, **EXPECTED_ACTOR)),
+                     overrides=dict(num_envs=4, batch_size=16, warmup_steps=40, buffer_size=2_000, **REPRODUCTION_ACTOR)),
 }
 
 
