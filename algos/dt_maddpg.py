@@ -38,9 +38,9 @@ floor has no gradient and orders the servers on a line; the twin critic; no Batc
 pre-activations (``share_reg`` = 0; maddpg's 0.03 kept them off 1, where the power and the last
 vehicle's shares belong); ``gamma`` = 0 by default (the paper's 0.7 is ``--set gamma=0.7``):
 nothing in the state depends on the actions (spec §2.9-1), so the optimal policy is the same for any
-gamma and gamma > 0 only adds target noise; ``reward_scale`` = 100 (costs are ~1e-2 per vehicle) and a training-only per-vehicle cost clip
-``train_cost_cap`` = 0.1 (the env's cap of 10 let one starved vehicle swamp the critic); run sizes
-CPU-bound (see `Config`).
+gamma and gamma > 0 only adds target noise; ``reward_scale`` = 100 (costs are ~1e-2 per vehicle) and
+a training-only per-vehicle cost clip ``train_cost_cap`` = 0.1 (the env's cap of 10 let one starved
+vehicle swamp the critic); run sizes CPU-bound (see `Config`).
 
 Reproduces: seed 002's Figs. 5-9 with `benchmarks/reproduce/seed_002.py`.
 """

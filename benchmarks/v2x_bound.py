@@ -94,7 +94,8 @@ def information(num_envs, num_steps, seed):
                 "blind_equal": dict(informed=False), "blind_sqrt": dict(informed=False, share_power=0.5),
                 "blind_sqrt_price": dict(informed=False, share_power=0.5, price=0.005)}
     per_env = {name: {k: np.asarray(v, np.float64) for k, v in rollout_stats(
-        env, params, v2x_heuristics.greedy(env, **kw), key, num_envs, num_steps).items()} for name, kw in variants.items()}
+        env, params, v2x_heuristics.greedy(env, **kw), key, num_envs, num_steps).items()}
+        for name, kw in variants.items()}
     rows = {name: {"kwargs": variants[name], "cost": stats.mean_ci(m["cost"]),
                    "minus_greedy": stats.mean_ci(m["cost"] - per_env["greedy"]["cost"]),
                    "cpu_used": stats.mean_ci(m["cpu_used"]), "bw_used": stats.mean_ci(m["bw_used"])}
@@ -111,8 +112,8 @@ def write_information(out, info, argv_line):
              "expected per ES from the area nearest to it); Greedy-DT reads the positions of the vehicles after it. "
              "`sqrt`: shares weighted by sqrt(D); `price`: 0.005 x the fractions taken, charged to an offload while "
              "later vehicles are expected (algos/heuristics/v2x.py `greedy`). CPU / bandwidth granted: the share of "
-             "the slot-start ES capacity given to vehicles; the rest stays idle (an ES no vehicle chose, or what its last "
-             "user left: a blind vehicle cannot know that it is the last).", "",
+             "the slot-start ES capacity given to vehicles; the rest stays idle (an ES no vehicle chose, or what its "
+             "last user left: a blind vehicle cannot know that it is the last).", "",
              "| policy | cost | minus Greedy-DT | CPU granted | bandwidth granted |", "|---|---:|---:|---:|---:|"]
     for name, r in info["policies"].items():
         lines.append(f"| {name} | {stats.fmt(r['cost'])} | {stats.fmt(r['minus_greedy'], with_n=False)} | "

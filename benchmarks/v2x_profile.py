@@ -64,7 +64,8 @@ def main(argv=None) -> int:
     key = jax.random.PRNGKey(args.seed)
     m = env.n_vehicles
     print(f"{args.run_dir} (run {args.run}), {args.envs} envs x {args.steps} slots, eval seed {args.seed}\n")
-    print("| policy | row | " + " | ".join(f"turn {i + 1}" for i in range(m)) + " | all |\n|---|---|" + "---:|" * (m + 1))
+    turns = " | ".join(f"turn {i + 1}" for i in range(m))
+    print(f"| policy | row | {turns} | all |\n|---|---|" + "---:|" * (m + 1))
     for name, policy in policies.items():
         for row, values in profile(env, params, policy, key, args.envs, args.steps).items():
             print(f"| {name} | {row} | " + " | ".join(f"{v:.2f}" for v in values) + " |")

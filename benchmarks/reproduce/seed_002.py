@@ -62,11 +62,13 @@ GRIDS = dict(presets=(0, 1), vehicles=(10, 20, 40, 60), task_size=TASK_SIZES_KBI
 # are now the search, since stop 39, and no such L2, since stop 40; docs/seed002_dt_maddpg.md).
 REPRODUCTION_ACTOR = dict(discrete_actor_loss="expected", share_reg=0.03)
 PROFILES = {
-    "full": Profile(total_steps=48_000, seeds=5, eval_envs=32, eval_steps=100, grids=GRIDS, overrides=REPRODUCTION_ACTOR),
+    "full": Profile(total_steps=48_000, seeds=5, eval_envs=32, eval_steps=100, grids=GRIDS,
+                    overrides=REPRODUCTION_ACTOR),
     "quick": Profile(total_steps=320, seeds=2, eval_envs=4, eval_steps=10, fast_compile=True,
                      grids=dict(presets=(0,), vehicles=(2,), task_size=(50, 150), es_cpu=(5, 25),
                                 default_vehicles=(2,)),
-                     overrides=dict(num_envs=4, batch_size=16, warmup_steps=40, buffer_size=2_000, **REPRODUCTION_ACTOR)),
+                     overrides=dict(num_envs=4, batch_size=16, warmup_steps=40, buffer_size=2_000,
+                                    **REPRODUCTION_ACTOR)),
 }
 
 
