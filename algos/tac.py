@@ -56,6 +56,7 @@ from flax import struct
 
 from algos.common import checkpoint, replay
 from algos.common.networks import TokenEncoderDecoder
+from algos.common.runner import run_keys_hp
 from algos.common.training import (
     OffPolicyConfig, ReplaySpec, Trainer, env_metrics, gated_updates, hparams, make_trainer, replay_capacity,
     schedule,
@@ -336,9 +337,8 @@ def load_run(run_dir, env=None, params=None) -> TACRun:
         env, params = cli.make_env(meta["env"], meta.get("sizes") or (), meta.get("preset"))
     cfg = checkpoint.config_from_meta(meta["config"], Config)
     trainer = make_train(cfg, env, params)
-    keys = jnp.stack([jax.random.PRNGKey(int(r["seed"])) for r in meta["runs"]])
-    hp = {k: jnp.asarray([r[k] for r in meta["runs"]], jnp.float32) for k in meta["runs"][0] if k in TRACED}
-    template = jax.eval_shape(jax.vmap(trainer.init), keys, hp)
+    sweep = [k for k in meta["runs"][0] if k in TRACED]
+    template = jax.eval_shape(jax.vmap(trainer.init), *run_keys_hp(meta["runs"], sweep))
     state, meta = checkpoint.load(run_dir, template)
     actor, critic = networks(cfg, env.n_channels)
     return TACRun(cfg, state, meta, actor, critic, float(params.min_ratio))

@@ -39,9 +39,11 @@ def profile(env, params, policy, key, num_envs: int, num_steps: int) -> dict:
         lambda k: rollout(env, params, policy, k, num_envs, num_steps, record))(key))
     offloaded = trace["target"] > 0  # [E, T, M]
 
+    def masked_mean(x, where):
+        return x[where].mean() if where.any() else np.nan  # nan, not a warning, where nothing qualifies
+
     def per_turn(x, where):
-        turns = [x[..., i][where[..., i]].mean() if where[..., i].any() else np.nan for i in range(x.shape[-1])]
-        return np.array(turns + [x[where].mean()])
+        return np.array([masked_mean(x[..., i], where[..., i]) for i in range(x.shape[-1])] + [masked_mean(x, where)])
 
     every = np.ones_like(offloaded)
     rows = {"cost x 1e3": per_turn(trace["cost"] * 1e3, every), "offloaded": per_turn(offloaded * 1.0, every)}

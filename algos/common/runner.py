@@ -113,7 +113,8 @@ def load_policy(run_dir: Path, run: int = 0, env_name: str | None = None):
     import algos  # the registry imports every learner, and they import this module
     from algos.common import cli
 
-    meta = checkpoint.read(Path(run_dir))[0]
+    run_dir = Path(run_dir)
+    meta = checkpoint.read(run_dir)[0]
     if env_name is not None and meta.get("env") != env_name:
         raise SystemExit(f"{run_dir} holds a run on {meta.get('env')!r}; this needs a run on {env_name}")
     module = algos.ALGOS[meta["algo"]]
@@ -122,7 +123,7 @@ def load_policy(run_dir: Path, run: int = 0, env_name: str | None = None):
     trainer = algos.make_trainer(meta["algo"], cfg, env, params)
     sweep = [k for k in meta["runs"][0] if k in module.TRACED]
     template = jax.eval_shape(jax.vmap(trainer.init), *run_keys_hp(meta["runs"], sweep))
-    one = jax.tree_util.tree_map(lambda x: x[run], checkpoint.load(Path(run_dir), template)[0])
+    one = jax.tree_util.tree_map(lambda x: x[run], checkpoint.load(run_dir, template)[0])
     return env, params, lambda obs: trainer.act(one, obs)
 
 
