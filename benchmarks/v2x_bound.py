@@ -37,6 +37,7 @@ from algos.heuristics import v2x_bound, v2x_oracle  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 POLICIES = ("greedy", "amcs")
+LOOKAHEAD_SAMPLES = 32  # prior slots per candidate of `lookahead` (the information table)
 
 
 def slots(env, params, policy, key, num_envs, num_steps):
@@ -93,9 +94,15 @@ def information(num_envs, num_steps, seed):
     variants = {"greedy": {}, "greedy_sqrt_price": dict(share_power=0.5, price=0.005),
                 "blind_equal": dict(informed=False), "blind_sqrt": dict(informed=False, share_power=0.5),
                 "blind_sqrt_price": dict(informed=False, share_power=0.5, price=0.005)}
-    per_env = {name: {k: np.asarray(v, np.float64) for k, v in rollout_stats(
-        env, params, v2x_heuristics.greedy(env, **kw), key, num_envs, num_steps).items()}
-        for name, kw in variants.items()}
+    policies = {name: v2x_heuristics.greedy(env, **kw) for name, kw in variants.items()}
+    variants["blind_lookahead"] = {"samples": LOOKAHEAD_SAMPLES}  # its other arguments: `lookahead`'s defaults
+    policies["blind_lookahead"] = v2x_heuristics.lookahead(env, LOOKAHEAD_SAMPLES)
+    per_env = {}
+    for name, policy in policies.items():
+        t0 = time.perf_counter()
+        per_env[name] = {k: np.asarray(v, np.float64)
+                         for k, v in rollout_stats(env, params, policy, key, num_envs, num_steps).items()}
+        print(f"{name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
     rows = {name: {"kwargs": variants[name], "cost": stats.mean_ci(m["cost"]),
                    "minus_greedy": stats.mean_ci(m["cost"] - per_env["greedy"]["cost"]),
                    "cpu_used": stats.mean_ci(m["cpu_used"]), "bw_used": stats.mean_ci(m["bw_used"])}
@@ -111,7 +118,10 @@ def write_information(out, info, argv_line):
              "DT-MADDPG actor sees (own task and links, the live twin, its place in the order: later vehicles "
              "expected per ES from the area nearest to it); Greedy-DT reads the positions of the vehicles after it. "
              "`sqrt`: shares weighted by sqrt(D); `price`: 0.005 x the fractions taken, charged to an offload while "
-             "later vehicles are expected (algos/heuristics/v2x.py `greedy`). CPU / bandwidth granted: the share of "
+             "later vehicles are expected (algos/heuristics/v2x.py `greedy`). `blind_lookahead` (`lookahead`): at "
+             "its turn each vehicle prices candidate shares by its own cost plus what blind_sqrt_price then costs "
+             f"the vehicles after it, averaged over {LOOKAHEAD_SAMPLES} slots of later vehicles drawn from the prior "
+             "(never the real ones), so it too knows only what an actor sees. CPU / bandwidth granted: the share of "
              "the slot-start ES capacity given to vehicles; the rest stays idle (an ES no vehicle chose, or what its "
              "last user left: a blind vehicle cannot know that it is the last).", "",
              "| policy | cost | minus Greedy-DT | CPU granted | bandwidth granted |", "|---|---:|---:|---:|---:|"]

@@ -1,11 +1,11 @@
 #!/usr/bin/env python
-"""What a trained v2x run does at each turn of the slot, beside Greedy-DT and the blind greedy.
+"""What a trained v2x run does at each turn of the slot, beside Greedy-DT and the blind policies.
 
     python benchmarks/v2x_profile.py RUN_DIR                  # run 0 of a scripts/train.py output
     python benchmarks/v2x_profile.py RUN_DIR --run 1 --envs 16
 
-For the run's deterministic policy, Greedy-DT (`greedy`) and the best greedy with an actor's
-information (`greedy_blind`), on `evaluate`'s envs and keys (eval seed 12345 by default): per turn in
+For the run's deterministic policy, Greedy-DT (`greedy`), the best greedy with an actor's
+information (`greedy_blind`) and its one-step rollout (`lookahead`, ~10 min of one core at 64 x 100), on `evaluate`'s envs and keys (eval seed 12345 by default): per turn in
 the vehicles' ID order, the mean per-vehicle cost, the share of tasks offloaded and, over the offloaded
 tasks, the mean power fraction (of p_max) and CPU / bandwidth fractions (of what the twin says
 remains); the last column is over all turns. Descriptive only: one run, no CI.
@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     env, params, act = load_policy(args.run_dir, args.run, "v2x")
     policies = {"trained run": lambda key, obs, state, params: act(obs), "Greedy-DT": v2x_heuristics.greedy(env),
-                "blind greedy": v2x_heuristics.greedy_blind(env)}
+                "blind greedy": v2x_heuristics.greedy_blind(env), "blind lookahead": v2x_heuristics.lookahead(env)}
     key = jax.random.PRNGKey(args.seed)
     m = env.n_vehicles
     print(f"{args.run_dir} (run {args.run}), {args.envs} envs x {args.steps} slots, eval seed {args.seed}\n")

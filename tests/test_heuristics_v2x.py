@@ -3,9 +3,12 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import jaxedge
 from algos import heuristics
+from algos.common.evaluation import rollout_stats
+from algos.heuristics import v2x as v2x_heuristics
 from jaxedge import spaces
 from jaxedge.envs import v2x
 from jaxedge.physics import twin
@@ -80,3 +83,50 @@ def test_lone_vehicle_greedy_is_never_beaten_by_a_fixed_target():
     best, fixed = map(np.asarray, jax.vmap(slot)(jax.random.split(jax.random.PRNGKey(4), 64)))
     assert (best <= fixed.min(1) * (1 + 1e-5)).all()
     assert (best < fixed.min(1) * (1 - 1e-3)).mean() > 0.5  # f* < the full share: strictly cheaper offloads
+
+
+def test_vehicle_cost_replays_the_env_transition():
+    """`vehicle_cost` turn by turn on the live twin gives the env's own per-vehicle costs (eq. 23)."""
+    env = jaxedge.make("v2x", n_vehicles=6, n_servers=3)
+    params = env.default_params.replace(reward_global=False)  # reward = -c_i per vehicle
+    obs, state = env.reset(jax.random.PRNGKey(1), params)
+    k_t, k_f = jax.random.split(jax.random.PRNGKey(2))
+    action = spaces.HybridAction(jax.random.randint(k_t, (6,), 0, 4), jax.random.uniform(k_f, (6, 3), minval=0.2))
+    reward = env.transition(state, action, env.sample_step(k_t, params), params)[2]
+    dist = v2x.distances(state.pos, params.es_pos, params.d_min)
+    cpu, bw, costs = state.cpu, state.bw, []
+    for i in range(6):
+        cost, cpu, bw = v2x_heuristics.vehicle_cost(env, params, state.bits[i], dist[i], state.gain[i],
+                                                    action.discrete[i], action.continuous[i], cpu, bw)
+        costs.append(cost)
+    np.testing.assert_allclose(np.asarray(costs), -np.asarray(reward), rtol=1e-5)
+
+
+def test_blind_policies_act_on_what_an_actor_sees():
+    """`greedy_blind` and `lookahead` never read the state or the vehicles after the one acting: changing
+    the later vehicles' tasks, distances and fades leaves every earlier vehicle's action as it was."""
+    env = jaxedge.make("v2x", n_vehicles=5, n_servers=3)
+    params = env.default_params
+    obs, _ = env.reset(jax.random.PRNGKey(3), params)
+    other, _ = env.reset(jax.random.PRNGKey(4), params)
+    twin_cols = slice(env.obs_offsets["cpu"][0], None)  # cpu then bw: the slot-start twin every row shares
+    changed = obs.at[2:].set(other[2:].at[:, twin_cols].set(obs[2:, twin_cols]))
+    key = jax.random.PRNGKey(5)
+    for policy in (v2x_heuristics.greedy_blind(env), v2x_heuristics.lookahead(env, 4, (0.7, 1.0, 1.4))):
+        act = jax.jit(lambda o: policy(key, o, None, params))  # noqa: B023
+        a, b = act(obs), act(changed)
+        np.testing.assert_array_equal(a.discrete[:2], b.discrete[:2])
+        np.testing.assert_array_equal(a.continuous[:2], b.continuous[:2])
+        assert not np.array_equal(np.asarray(a.continuous[2:]), np.asarray(b.continuous[2:]))
+
+
+@pytest.mark.slow
+def test_lookahead_beats_the_blind_greedy_it_rolls_out():
+    """On the same 4 envs x 5 slots the one-step rollout costs less than `greedy_blind` (benchmark-sized
+    version: `python benchmarks/v2x_bound.py --information 64 100`)."""
+    env = jaxedge.make("v2x")
+    params = env.default_params
+    key = jax.random.PRNGKey(12345)
+    cost = {name: np.asarray(rollout_stats(env, params, policy, key, 4, 5)["cost"]) for name, policy in
+            (("blind", v2x_heuristics.greedy_blind(env)), ("lookahead", v2x_heuristics.lookahead(env, 16)))}
+    assert cost["lookahead"].mean() < 0.97 * cost["blind"].mean(), cost

@@ -76,6 +76,53 @@ def nearest_shares(env: v2x.V2X, params, grid: int = 100):
     return nearest.mean(0)
 
 
+def vehicle_cost(env: v2x.V2X, params, bits, dist, gain, target, frac, cpu, bw):
+    """One vehicle's turn on the twin ``(cpu, bw)`` (N,): its capped cost c = w T + (1 - w) E (eq. 23,
+    A15) for ``target`` in {0..N} and ``frac`` = (power, CPU, bandwidth) fractions, and the twin it
+    leaves (f = a^f f_hat_target, b = a^b b_hat_access; eqs. 25-26, S5)."""
+    on_cpu, on_acc, on_bw, _ = v2x.routing(target, dist, params, env.n_servers)
+    f, b = frac[1] * jnp.sum(on_cpu * cpu), frac[2] * jnp.sum(on_bw * bw)
+    delay, energy = v2x.delay_energy(
+        bits, target > 0, f, b, frac[0] * params.p_max, jnp.sum(on_acc * gain), jnp.sum(on_acc * dist),
+        v2x.wired_length(on_acc, on_cpu, params.es_pos), jnp.where(params.local_dvfs, frac[1] * params.f_loc,
+                                                                    params.f_loc), params,
+    )
+    return v2x.capped_cost(delay, energy, params)[0], cpu - f * on_cpu, bw - b * on_bw
+
+
+def greedy_options(env: v2x.V2X, params, seen: dict, later, share_power: float = 0.0, price: float = 0.0):
+    """`greedy`'s priced options for one vehicle: ``(cost [1 + N], fractions [1 + N, 3])``, option 0 local.
+
+    ``seen``: the vehicle's task ``bits``, links ``dist`` / ``gain`` (N,) and the live twin ``cpu`` /
+    ``bw`` (N,), physical units; ``later`` (N,): how many later vehicles are expected per nearest ES.
+    """
+    n = env.n_servers
+    f_star = v2x.best_es_frequency(params)
+    f_local = jnp.where(params.local_dvfs, v2x.best_local_frequency(params), params.f_loc)
+    weight = jnp.sum(params.task_probs * params.task_sizes**share_power) / jnp.sum(params.task_probs)  # E[D^s]
+    bits, dist = seen["bits"], seen["dist"]
+    on_cpu, on_acc, on_bw, _ = v2x.routing(jnp.arange(1, n + 1), jnp.broadcast_to(dist, (n, n)), params, n)  # row c: ES c+1
+    crowd = 1.0 + later * (weight / bits**share_power)
+    f_avail = seen["cpu"]
+    f = jnp.minimum(f_star, f_avail / crowd)
+    b_avail = on_bw @ seen["bw"]
+    b = b_avail / (on_bw @ crowd)
+    delay, energy = v2x.delay_energy(
+        bits, True, f, b, params.p_max, jnp.sum(on_acc * seen["gain"], -1), jnp.sum(on_acc * dist, -1),
+        v2x.wired_length(on_acc, on_cpu, params.es_pos), f_local, params,
+    )
+    t_loc, e_loc = v2x.delay_energy(bits, False, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, f_local, params)
+    cost, _, _, _ = v2x.capped_cost(
+        jnp.concatenate([t_loc[None], delay]), jnp.concatenate([e_loc[None], energy]), params
+    )
+    if price:
+        taken = f / jnp.maximum(f_avail, 1e-30) + b / jnp.maximum(b_avail, 1e-30)
+        cost = cost + jnp.concatenate([jnp.zeros(1), price * taken * (jnp.sum(later) > 0)])
+    frac_f = jnp.concatenate([(f_local / params.f_loc)[None], f / jnp.maximum(f_avail, 1e-30)])
+    frac_b = jnp.concatenate([jnp.ones(1), b / jnp.maximum(b_avail, 1e-30)])
+    return cost, jnp.clip(jnp.stack([jnp.ones_like(frac_f), frac_f, frac_b], -1), 0.0, 1.0)
+
+
 def greedy(env: v2x.V2X, informed: bool = True, share_power: float = 0.0, price: float = 0.0) -> Policy:
     """Sequential twin-aware greedy with the closed-form best ES frequency (spec §2.9-3, S3).
 
@@ -95,12 +142,8 @@ def greedy(env: v2x.V2X, informed: bool = True, share_power: float = 0.0, price:
     offloading option while later vehicles are expected: the resources it takes from them.
     """
     n, m = env.n_servers, env.n_vehicles
-    candidates = jnp.arange(1, n + 1)
 
     def policy(key, obs, state, params):
-        f_star = v2x.best_es_frequency(params)
-        f_local = jnp.where(params.local_dvfs, v2x.best_local_frequency(params), params.f_loc)
-        weight = jnp.sum(params.task_probs * params.task_sizes**share_power) / jnp.sum(params.task_probs)  # E[D^s]
         if informed:
             dist = v2x.distances(state.pos, params.es_pos, params.d_min)
             nearest = jax.nn.one_hot(jnp.argmin(dist, -1), n)
@@ -110,32 +153,12 @@ def greedy(env: v2x.V2X, informed: bool = True, share_power: float = 0.0, price:
 
         def agent(i, obs_i):
             seen = env.physical_observation(obs_i, params)  # live twin: cpu, bw; own task and links
-            later = later_all[i] if informed else (m - 1 - i) * q
-            dist_i = dist[i] if informed else seen["dist"]
-            bits = state.bits[i] if informed else seen["bits"]
-            gain_i = state.gain[i] if informed else seen["gain"]
-            on_cpu, on_acc, on_bw, _ = v2x.routing(candidates, jnp.broadcast_to(dist_i, (n, n)), params, n)  # row c: ES c+1
-            crowd = 1.0 + later * (weight / bits**share_power)
-            f_avail = seen["cpu"]
-            f = jnp.minimum(f_star, f_avail / crowd)
-            b_avail = on_bw @ seen["bw"]
-            b = b_avail / (on_bw @ crowd)
-            delay, energy = v2x.delay_energy(
-                bits, True, f, b, params.p_max, jnp.sum(on_acc * gain_i, -1), jnp.sum(on_acc * dist_i, -1),
-                v2x.wired_length(on_acc, on_cpu, params.es_pos), f_local, params,
-            )
-            t_loc, e_loc = v2x.delay_energy(bits, False, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, f_local, params)
-            cost, _, _, _ = v2x.capped_cost(
-                jnp.concatenate([t_loc[None], delay]), jnp.concatenate([e_loc[None], energy]), params
-            )
-            if price:
-                taken = f / jnp.maximum(f_avail, 1e-30) + b / jnp.maximum(b_avail, 1e-30)
-                cost = cost + jnp.concatenate([jnp.zeros(1), price * taken * (jnp.sum(later) > 0)])
+            if informed:
+                seen = {**seen, "bits": state.bits[i], "dist": dist[i], "gain": state.gain[i]}
+            cost, frac = greedy_options(env, params, seen, later_all[i] if informed else (m - 1 - i) * q,
+                                        share_power, price)
             choice = jnp.argmin(cost)
-            es = jnp.maximum(choice - 1, 0)
-            frac_f = jnp.where(choice == 0, f_local / params.f_loc, f[es] / jnp.maximum(f_avail[es], 1e-30))
-            frac_b = jnp.where(choice == 0, 1.0, b[es] / jnp.maximum(b_avail[es], 1e-30))
-            return choice, jnp.clip(jnp.stack([1.0, frac_f, frac_b]), 0.0, 1.0)
+            return choice, frac[choice]
 
         if informed:
             return env.act_sequential(state, params, agent)[0]
@@ -148,6 +171,75 @@ def greedy_blind(env: v2x.V2X, share_power: float = 0.5, price: float = 0.005) -
     """Greedy-DT with a DT-MADDPG actor's information only (`greedy` with ``informed=False``), by
     default with task-size weighted shares and a price on what it takes from later vehicles."""
     return greedy(env, informed=False, share_power=share_power, price=price)
+
+
+def prior_vehicles(env: v2x.V2X, params, key, samples: int) -> dict:
+    """``samples`` draws of a whole slot's vehicles from the prior alone (what an actor knows of the
+    others): uniform positions (§2.2; the random-direction walk with reflection keeps them uniform), task
+    sizes, Exp(1) fades (§2.5). ``{bits [S, M], dist, gain [S, M, N]}``."""
+    m, n = env.n_vehicles, env.n_servers
+    k_pos, k_bits, k_gain = jax.random.split(key, 3)
+    pos = params.area * jax.random.uniform(k_pos, (samples, m, 2))
+    return {"bits": v2x.categorical(jax.random.uniform(k_bits, (samples, m)), params.task_probs, params.task_sizes),
+            "dist": jax.vmap(lambda p: v2x.distances(p, params.es_pos, params.d_min))(pos),
+            "gain": jax.random.exponential(k_gain, (samples, m, n))}
+
+
+def lookahead(env: v2x.V2X, samples: int = 32, multipliers=(0.5, 0.7, 0.85, 1.0, 1.2, 1.5, 2.0),
+              share_power: float = 0.5, price: float = 0.005) -> Policy:
+    """A one-step rollout of `greedy_blind` with only a DT-MADDPG actor's information (a reference, not
+    a paper baseline): vehicle i, at its turn, prices each candidate by its own cost plus the mean,
+    over ``samples`` slots of later vehicles drawn from the prior (`prior_vehicles`, never the real
+    ones), of what `greedy_blind` then costs the vehicles after it on the twin it leaves. Candidates:
+    local, and for each ES `greedy_blind`'s CPU and bandwidth fractions each times every one of
+    ``multipliers`` (clipped to 1), power p_max; with 1 among them, `greedy_blind`'s own choice is one.
+    ~10 min of one CPU core for 64 envs x 100 slots at the defaults.
+    """
+    n, m = env.n_servers, env.n_vehicles
+    mult = jnp.asarray(multipliers, jnp.float32)
+    pairs = jnp.stack(jnp.meshgrid(mult, mult, indexing="ij"), -1).reshape(-1, 2)  # (CPU, bandwidth) multipliers
+    targets = jnp.concatenate([jnp.zeros(1, jnp.int32), jnp.repeat(jnp.arange(1, n + 1), len(pairs))])
+    scale = jnp.concatenate([jnp.ones((1, 2)), jnp.tile(pairs, (n, 1))])  # local keeps its fractions
+
+    def policy(key, obs, state, params):
+        del state  # the observations only
+        q = nearest_shares(env, params)
+
+        def blind(i, seen):
+            cost, frac = greedy_options(env, params, seen, (m - 1 - i) * q, share_power, price)
+            return jnp.argmin(cost), frac
+
+        def later_cost(i, cpu, bw, slot):  # greedy_blind's cost of the vehicles after i on one prior slot
+            def turn(carry, j):
+                cpu, bw, total = carry
+                seen = {"bits": slot["bits"][j], "dist": slot["dist"][j], "gain": slot["gain"][j], "cpu": cpu, "bw": bw}
+                choice, frac = blind(j, seen)
+                cost, cpu2, bw2 = vehicle_cost(env, params, seen["bits"], seen["dist"], seen["gain"], choice,
+                                               frac[choice], cpu, bw)
+                after = j > i
+                carry = (jnp.where(after, cpu2, cpu), jnp.where(after, bw2, bw), total + jnp.where(after, cost, 0.0))
+                return carry, None
+
+            return jax.lax.scan(turn, (cpu, bw, 0.0), jnp.arange(m))[0][2]
+
+        def agent(i, obs_i):
+            seen = env.physical_observation(obs_i, params)
+            _, frac = blind(i, seen)
+            fracs = frac[targets].at[:, 1:].multiply(scale)
+            fracs = jnp.clip(fracs, 0.0, 1.0)
+            prior = prior_vehicles(env, params, jax.random.fold_in(key, i), samples)
+
+            def value(target, frac):
+                cost, cpu, bw = vehicle_cost(env, params, seen["bits"], seen["dist"], seen["gain"], target, frac,
+                                             seen["cpu"], seen["bw"])
+                return cost + jnp.mean(jax.vmap(lambda slot: later_cost(i, cpu, bw, slot))(prior))
+
+            best = jnp.argmin(jax.vmap(value)(targets, fracs))
+            return targets[best], fracs[best]
+
+        return env.act_sequential_from_obs(obs, params, agent)[0]
+
+    return policy
 
 
 HEURISTICS = {"alcs": alcs, "rocs": rocs, "amcs": amcs, "greedy": greedy}
