@@ -43,7 +43,8 @@ def test_policy_acts_in_turn_order_on_the_live_twin():
     spec = core_actor.spec
 
     def agent(i, obs_i):  # vehicle i's actor, deterministic head: argmax target, that target's fractions
-        out = core_actor.actor.apply(jax.tree_util.tree_map(lambda p: p[i], rs.actor), obs_i)
+        out = core_actor.actor.apply(jax.tree_util.tree_map(lambda p: p[i], rs.actor),
+                                     dt_maddpg.network_input(env, obs_i))  # log h for the fades h
         one_hot, cont = spec.deterministic(out)
         return jnp.argmax(one_hot[0]), cont
 
@@ -219,3 +220,16 @@ def test_oracle_matches_exhaustive_and_the_env_prices_it(preset):
     np.testing.assert_allclose(np.asarray(priced), total / 3, rtol=2e-4)
     lb = v2x_bound.slot_bound(*slot, params, iters=40)
     assert np.all((lb <= oracle * (1 + 1e-9)) & (lb >= 0.9 * oracle)), (lb, oracle)
+
+
+def test_networks_read_log_fades():
+    """`network_input` replaces only the fades h by log max(h, 1e-6): a deep fade stands far from a mild one."""
+    env = jaxedge.make("v2x", n_vehicles=2, n_servers=3)
+    obs, _ = env.reset(jax.random.PRNGKey(0), env.default_params)
+    obs = obs.at[0, env.obs_offsets["gain"][0]].set(1e-5)
+    seen = dt_maddpg.network_input(env, obs)
+    at, size = env.obs_offsets["gain"]
+    np.testing.assert_allclose(seen[:, at:at + size], np.log(np.maximum(obs[:, at:at + size], 1e-6)), rtol=1e-6)
+    np.testing.assert_array_equal(np.delete(seen, np.s_[at:at + size], 1), np.delete(obs, np.s_[at:at + size], 1))
+    assert seen[0, at] < np.log(0.05) - 7  # 1e-5 against a mild 0.05: ~8.5 apart, not 0.05
+    np.testing.assert_array_equal(dt_maddpg.network_input(env, obs, log_gain=False), obs)

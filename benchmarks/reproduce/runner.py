@@ -354,8 +354,9 @@ def _is_heuristic(job: Job) -> bool:
 
 
 # Config fields added after stored results were made whose default is not the behaviour those runs had:
-# the value that reproduces it (maddpg_cgan's default actor update changed with issue 26).
-BEFORE_FIELD = {"actor_others": "replay"}
+# the value that reproduces it (maddpg_cgan's default actor update changed with issue 26, dt_maddpg's target
+# exploration and fade inputs at stop 41).
+BEFORE_FIELD = {"actor_others": "replay", "target_temperature_end": 1.0, "log_gain": False}
 
 
 def _same_job(prev: dict, job: Job, settings: Settings) -> bool:

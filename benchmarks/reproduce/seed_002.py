@@ -58,9 +58,12 @@ SWEEP_VAR = {"vehicles": "n_vehicles", "task_size": "task_kbit", "es_cpu": "es_c
 GRIDS = dict(presets=(0, 1), vehicles=(10, 20, 40, 60), task_size=TASK_SIZES_KBIT, es_cpu=(5, 10, 15, 20, 25),
              default_vehicles=(10,), learner_sweeps=(1,))  # learner_sweeps=0: learners at the default scenario only
 # The reproduction trains DT-MADDPG and DDPG with stop 38's actor update -- the exact expectation over the
-# targets and the L2 on the fractions' pre-activations -- as its stored runs did (the learners' defaults
-# are now the search, since stop 39, and no such L2, since stop 40; docs/seed002_dt_maddpg.md).
-REPRODUCTION_ACTOR = dict(discrete_actor_loss="expected", share_reg=0.03)
+# targets, the L2 on the fractions' pre-activations, the spec's actor learning rate, targets explored by
+# sampling the softmax itself and the fades read as observed -- as its stored runs did (the learners'
+# defaults are now the search, since stop 39, no such L2, since stop 40, lr 3e-3, an annealed target
+# temperature and log fades, since stop 41; docs/seed002_dt_maddpg.md).
+REPRODUCTION_ACTOR = dict(discrete_actor_loss="expected", share_reg=0.03, lr_actor=1e-3, target_temperature_end=1.0,
+                          log_gain=False)
 PROFILES = {
     "full": Profile(total_steps=48_000, seeds=5, eval_envs=32, eval_steps=100, grids=GRIDS,
                     overrides=REPRODUCTION_ACTOR),
