@@ -73,7 +73,8 @@ def paired(run_dirs: list[Path], summaries: list[dict]) -> dict:
             cost = np.asarray(rollout_stats(env, params, lambda k, obs, s, p: act(obs), key, ev["num_envs"],
                                             ev["steps"])["cost"], np.float64)
             if not np.isclose(cost.mean(), run["cost"]["mean"], rtol=1e-4):
-                raise SystemExit(f"{run_dir} run {i}: re-evaluated {cost.mean():.6g}, summary {run['cost']['mean']:.6g}")
+                raise SystemExit(f"{run_dir} run {i}: re-evaluated at {cost.mean():.6g}, the summary says "
+                                 f"{run['cost']['mean']:.6g} (a checkpoint from older code?)")
             per_run.append(cost)
     greedy = np.asarray(rollout_stats(env, params, heuristics.make_heuristic(env, "greedy"), key, ev["num_envs"],
                                       ev["steps"])["cost"], np.float64)

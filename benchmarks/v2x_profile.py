@@ -5,10 +5,11 @@
     python benchmarks/v2x_profile.py RUN_DIR --run 1 --envs 16
 
 For the run's deterministic policy, Greedy-DT (`greedy`), the best greedy with an actor's
-information (`greedy_blind`) and its one-step rollout (`lookahead`, ~10 min of one core at 64 x 100), on `evaluate`'s envs and keys (eval seed 12345 by default): per turn in
-the vehicles' ID order, the mean per-vehicle cost, the share of tasks offloaded and, over the offloaded
-tasks, the mean power fraction (of p_max) and CPU / bandwidth fractions (of what the twin says
-remains); the last column is over all turns. Descriptive only: one run, no CI.
+information (`greedy_blind`) and its one-step rollout (`lookahead`, ~6 min of one core at 64 x 100),
+on `evaluate`'s envs and keys (eval seed 12345 by default): per turn in the vehicles' ID order, the
+mean per-vehicle cost, the share of tasks offloaded and, over the offloaded tasks, the mean power
+fraction (of p_max) and CPU / bandwidth fractions (of what the twin says remains); the last column is
+over all turns. Descriptive only: one run, no CI.
 """
 
 from __future__ import annotations

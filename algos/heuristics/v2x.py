@@ -193,7 +193,7 @@ def lookahead(env: v2x.V2X, samples: int = 32, multipliers=(0.5, 0.7, 0.85, 1.0,
     ones), of what `greedy_blind` then costs the vehicles after it on the twin it leaves. Candidates:
     local, and for each ES `greedy_blind`'s CPU and bandwidth fractions each times every one of
     ``multipliers`` (clipped to 1), power p_max; with 1 among them, `greedy_blind`'s own choice is one.
-    ~10 min of one CPU core for 64 envs x 100 slots at the defaults.
+    ~6 min of one CPU core for 64 envs x 100 slots at the defaults.
     """
     n, m = env.n_servers, env.n_vehicles
     mult = jnp.asarray(multipliers, jnp.float32)
