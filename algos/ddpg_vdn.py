@@ -131,8 +131,8 @@ def make_train(cfg: Config, env, params) -> Trainer:
         del i  # nothing periodic
         key, k_act, k_rand, k_step, k_upd = jax.random.split(rs.key, 5)
         learning = rs.step >= sizes.warmup_iters  # warm-up: uniformly random actions, no updates
-        progress = (rs.step - sizes.warmup_iters) / sizes.learn_iters
-        sigma = linear_schedule(rs.hp["noise_start"], rs.hp["noise_end"], cfg.noise_fraction, progress)
+        sigma = linear_schedule(rs.hp["noise_start"], rs.hp["noise_end"], cfg.noise_fraction,
+                                sizes.learn_progress(rs.step))
         one_hot, cont = spec.sample(k_act, per_agent(actor, rs.actor, rs.obs), rs.hp["gumbel_temperature"], sigma)
         one_hot, cont = select(learning, (one_hot, cont), spec.random_critic_action(k_rand, (E,)))
         obs, env_state, tr, metrics = env_step(k_step, rs.env_state, rs.obs, one_hot, cont)

@@ -152,7 +152,7 @@ def make_train(cfg: Config, env, params) -> Trainer:
         del i  # the target copy is periodic in rs.step, which warm-up and resume keep exact
         key, k_eps, k_rand, k_step, k_upd = jax.random.split(rs.key, 5)
         learning = rs.step >= sizes.warmup_iters  # warm-up: uniformly random options, no updates
-        progress = (rs.step - sizes.warmup_iters) / sizes.learn_iters
+        progress = sizes.learn_progress(rs.step)
         eps = jnp.where(learning, linear_schedule(rs.hp["eps_start"], rs.hp["eps_end"], cfg.eps_fraction, progress), 1.0)
         greedy = jnp.argmax(qvalues(rs.q, rs.obs), -1)  # [E, n, heads]
         explore = jax.random.uniform(k_eps, greedy.shape) < eps

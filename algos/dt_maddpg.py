@@ -352,8 +352,8 @@ def make_train(cfg: Config, env, params) -> Trainer:
         key, k_act, k_step, k_upd = jax.random.split(rs.key, 4)
         learning = rs.step >= sizes.warmup_iters  # warm-up: uniformly random actions, no updates
         sigma = core.exploration_sigma(rs, sizes)
-        progress = (rs.step - sizes.warmup_iters) / sizes.learn_iters
-        target_temp = linear_schedule(1.0, cfg.target_temperature_end, cfg.noise_fraction, progress)
+        target_temp = linear_schedule(1.0, cfg.target_temperature_end, cfg.noise_fraction,
+                                      sizes.learn_progress(rs.step))
         action, obs_seq, act = jax.vmap(behaviour, in_axes=(None, 0, 0, None, None, None, None))(
             rs.actor, rs.obs, jax.random.split(k_act, E), sigma, target_temp, learning, rs.hp)
         next_obs, env_state, reward, term, _, info = VecEnv(env).step(jax.random.split(k_step, E), rs.env_state,

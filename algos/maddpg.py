@@ -338,8 +338,8 @@ class Core:
                     critic_target=soft_update(rs.critic_target, critic_p, rs.hp["tau"]))
 
     def exploration_sigma(self, rs, sizes):
-        progress = (rs.step - sizes.warmup_iters) / sizes.learn_iters
-        return linear_schedule(rs.hp["noise_start"], rs.hp["noise_end"], self.cfg.noise_fraction, progress)
+        return linear_schedule(rs.hp["noise_start"], rs.hp["noise_end"], self.cfg.noise_fraction,
+                               sizes.learn_progress(rs.step))
 
     def act(self, rs, obs):
         """Deterministic decentralised policy for one env: argmax targets, noiseless shares."""

@@ -96,8 +96,8 @@ def test_vehicle_cost_replays_the_env_transition():
     dist = v2x.distances(state.pos, params.es_pos, params.d_min)
     cpu, bw, costs = state.cpu, state.bw, []
     for i in range(6):
-        cost, cpu, bw = v2x_heuristics.vehicle_cost(env, params, state.bits[i], dist[i], state.gain[i],
-                                                    action.discrete[i], action.continuous[i], cpu, bw)
+        seen = {"bits": state.bits[i], "dist": dist[i], "gain": state.gain[i], "cpu": cpu, "bw": bw}
+        cost, cpu, bw = v2x_heuristics.vehicle_cost(env, params, seen, action.discrete[i], action.continuous[i])
         costs.append(cost)
     np.testing.assert_allclose(np.asarray(costs), -np.asarray(reward), rtol=1e-5)
 

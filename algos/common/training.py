@@ -94,6 +94,11 @@ class Sizes:
         """Iterations with updates: they drive the exploration schedules."""
         return max(1, self.total_iters - self.warmup_iters)
 
+    def learn_progress(self, step):
+        """How far iteration ``step`` is through the updating iterations: 0 at the end of the warm-up,
+        1 at the last iteration (negative during the warm-up); what the exploration schedules read."""
+        return (step - self.warmup_iters) / self.learn_iters
+
     @property
     def env_steps_per_chunk(self) -> int:
         return self.iters_per_chunk * self.env_steps_per_iter

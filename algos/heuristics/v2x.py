@@ -76,16 +76,17 @@ def nearest_shares(env: v2x.V2X, params, grid: int = 100):
     return nearest.mean(0)
 
 
-def vehicle_cost(env: v2x.V2X, params, bits, dist, gain, target, frac, cpu, bw):
-    """One vehicle's turn on the twin ``(cpu, bw)`` (N,): its capped cost c = w T + (1 - w) E (eq. 23,
-    A15) for ``target`` in {0..N} and ``frac`` = (power, CPU, bandwidth) fractions, and the twin it
-    leaves (f = a^f f_hat_target, b = a^b b_hat_access; eqs. 25-26, S5)."""
+def vehicle_cost(env: v2x.V2X, params, seen: dict, target, frac):
+    """One vehicle's turn on the live twin: its capped cost c = w T + (1 - w) E (eq. 23, A15) for
+    ``target`` in {0..N} and ``frac`` = (power, CPU, bandwidth) fractions, and the twin ``(cpu, bw)`` it
+    leaves (f = a^f f_hat_target, b = a^b b_hat_access; eqs. 25-26, S5). ``seen`` as in `greedy_options`."""
+    cpu, bw, dist = seen["cpu"], seen["bw"], seen["dist"]
     on_cpu, on_acc, on_bw, _ = v2x.routing(target, dist, params, env.n_servers)
     f, b = frac[1] * jnp.sum(on_cpu * cpu), frac[2] * jnp.sum(on_bw * bw)
+    f_local = jnp.where(params.local_dvfs, frac[1] * params.f_loc, params.f_loc)  # A7
     delay, energy = v2x.delay_energy(
-        bits, target > 0, f, b, frac[0] * params.p_max, jnp.sum(on_acc * gain), jnp.sum(on_acc * dist),
-        v2x.wired_length(on_acc, on_cpu, params.es_pos), jnp.where(params.local_dvfs, frac[1] * params.f_loc,
-                                                                    params.f_loc), params,
+        seen["bits"], target > 0, f, b, frac[0] * params.p_max, jnp.sum(on_acc * seen["gain"]),
+        jnp.sum(on_acc * dist), v2x.wired_length(on_acc, on_cpu, params.es_pos), f_local, params,
     )
     return v2x.capped_cost(delay, energy, params)[0], cpu - f * on_cpu, bw - b * on_bw
 
@@ -214,8 +215,7 @@ def lookahead(env: v2x.V2X, samples: int = 32, multipliers=(0.5, 0.7, 0.85, 1.0,
                 cpu, bw, total = carry
                 seen = {"bits": slot["bits"][j], "dist": slot["dist"][j], "gain": slot["gain"][j], "cpu": cpu, "bw": bw}
                 choice, frac = blind(j, seen)
-                cost, cpu2, bw2 = vehicle_cost(env, params, seen["bits"], seen["dist"], seen["gain"], choice,
-                                               frac[choice], cpu, bw)
+                cost, cpu2, bw2 = vehicle_cost(env, params, seen, choice, frac[choice])
                 after = j > i
                 carry = (jnp.where(after, cpu2, cpu), jnp.where(after, bw2, bw), total + jnp.where(after, cost, 0.0))
                 return carry, None
@@ -230,8 +230,7 @@ def lookahead(env: v2x.V2X, samples: int = 32, multipliers=(0.5, 0.7, 0.85, 1.0,
             prior = prior_vehicles(env, params, jax.random.fold_in(key, i), samples)
 
             def value(target, frac):
-                cost, cpu, bw = vehicle_cost(env, params, seen["bits"], seen["dist"], seen["gain"], target, frac,
-                                             seen["cpu"], seen["bw"])
+                cost, cpu, bw = vehicle_cost(env, params, seen, target, frac)
                 return cost + jnp.mean(jax.vmap(lambda slot: later_cost(i, cpu, bw, slot))(prior))
 
             best = jnp.argmin(jax.vmap(value)(targets, fracs))
